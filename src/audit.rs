@@ -1,0 +1,258 @@
+//! The pipeline glue: runs capture → decode → flow → classify → geo → policy for each capture
+//! and collects the results into one [`Report`].
+//!
+//! This is the only module that knows every stage; the stages themselves only look left.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::capture::{CaptureError, FileSource, Read};
+use crate::classify::app::AppCatalog;
+use crate::classify::{Classifier, FlowClass, PacketRef, Role};
+use crate::decode::{self, DecodeStats, Decoded};
+use crate::flow::{Direction, Flow, FlowTable};
+use crate::geo::{GeoDb, ServerGeo};
+use crate::policy::{self, Finding, Policy};
+use crate::report::{
+    AppEvidenceReport, ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets,
+    FlowReport, MalformedCount, PacketCounts, PolicySummary, Report, ServerReport, Summary, Tool,
+    SCHEMA_VERSION,
+};
+
+/// Audits captures one after another into one report.
+pub struct Auditor<'a> {
+    geo: &'a GeoDb,
+    policy: &'a Policy,
+    catalog: &'a AppCatalog,
+    filter: Option<&'a str>,
+    /// GeoIP answers per server address: looked up once per address per run.
+    geo_cache: HashMap<IpAddr, ServerGeo>,
+    report: Report,
+    findings: Vec<Finding>,
+    decode_stats: DecodeStats,
+}
+
+impl<'a> Auditor<'a> {
+    pub fn new(
+        geo: &'a GeoDb,
+        policy: &'a Policy,
+        catalog: &'a AppCatalog,
+        filter: Option<&'a str>,
+    ) -> Auditor<'a> {
+        Auditor {
+            geo,
+            policy,
+            catalog,
+            filter,
+            geo_cache: HashMap::new(),
+            report: Report {
+                schema_version: SCHEMA_VERSION,
+                tool: Tool::default(),
+                captures: Vec::new(),
+                databases: geo.databases(),
+                policy: PolicySummary {
+                    source: policy.source.clone(),
+                    restricted: policy.restricted.iter().cloned().collect(),
+                },
+                summary: Summary::default(),
+                findings: Vec::new(),
+                flows: Vec::new(),
+                warnings: Vec::new(),
+            },
+            findings: Vec::new(),
+            decode_stats: DecodeStats::default(),
+        }
+    }
+
+    /// Reads one capture to its end (or to the damage that ends it) and adds its flows and
+    /// findings to the report. A capture that cannot be opened is an error; one damaged part
+    /// way through gives what could be read plus a warning.
+    pub fn audit_file(&mut self, path: &Path) -> Result<(), CaptureError> {
+        let mut source = FileSource::open(path, self.filter)?;
+        let link_type = source.link_type();
+        let mut table: FlowTable<FlowClass> = FlowTable::default();
+        let mut classifier = Classifier::new(self.catalog);
+        let mut packets = 0u64;
+        let mut warning = None;
+
+        loop {
+            let packet = match source.read() {
+                Ok(Read::Packet(packet)) => packet,
+                Ok(Read::FilteredOut) => continue,
+                Ok(Read::End) => break,
+                Err(problem) => {
+                    warning = Some(format!(
+                        "capture damaged after packet {}: {problem}; results cover the packets before it",
+                        source.packets_read()
+                    ));
+                    break;
+                }
+            };
+            packets += 1;
+            let decoded = decode::decode(link_type, &packet);
+            self.decode_stats.record(&decoded);
+            let Decoded::Packet(decoded) = decoded else {
+                continue;
+            };
+            self.report.summary.decoded += 1;
+            let at = PacketRef {
+                number: packet.number,
+                time: packet.time,
+            };
+            let (flow, direction) =
+                table.observe(&decoded, at.number, at.time, |client, server, transport| {
+                    classifier.new_flow(client, server, transport)
+                });
+            classifier.classify(&mut flow.state, direction, &decoded, at);
+        }
+
+        let capture_index = self.report.captures.len();
+        if let Some(warning) = &warning {
+            self.report
+                .warnings
+                .push(format!("{}: {warning}", path.display()));
+        }
+        self.report.captures.push(CaptureSummary {
+            path: path.display().to_string(),
+            link_type: link_type.0,
+            packets_read: source.packets_read(),
+            packets,
+            warning,
+        });
+        self.report.summary.packets += packets;
+
+        for mut flow in table.into_flows() {
+            classifier.finish(&mut flow.state, &flow.server);
+            let server_geo = self.lookup(flow.server.ip);
+            let flow_index = self.report.flows.len();
+            let first_new_finding = self.findings.len();
+            self.policy
+                .evaluate(flow_index, &flow, &server_geo, &mut self.findings);
+            let flow_report = flow_report(capture_index, &flow, server_geo, self.catalog);
+            for finding in &self.findings[first_new_finding..] {
+                self.report
+                    .findings
+                    .push(finding_report(capture_index, finding, &flow_report));
+            }
+            self.report.flows.push(flow_report);
+        }
+        Ok(())
+    }
+
+    fn lookup(&mut self, ip: IpAddr) -> ServerGeo {
+        let geo = self.geo;
+        self.geo_cache
+            .entry(ip)
+            .or_insert_with(|| geo.lookup(ip))
+            .clone()
+    }
+
+    /// The finished report: findings sorted, summary filled in.
+    pub fn finish(mut self) -> Report {
+        let report = &mut self.report;
+        report.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.flow.cmp(&b.flow))
+                .then(a.packet.cmp(&b.packet))
+        });
+        let summary = &mut report.summary;
+        summary.captures = report.captures.len();
+        summary.flows = report.flows.len();
+        summary.malformed = self.decode_stats.malformed_total();
+        summary.malformed_by_reason = MalformedCount::from_map(&self.decode_stats.malformed);
+        summary.skipped = self.decode_stats.skipped.clone();
+        summary.findings = report.findings.len();
+        for finding in &report.findings {
+            *summary
+                .findings_by_severity
+                .entry(finding.severity)
+                .or_default() += 1;
+        }
+        self.report
+    }
+}
+
+fn flow_report(
+    capture: usize,
+    flow: &Flow<FlowClass>,
+    geo: ServerGeo,
+    catalog: &AppCatalog,
+) -> FlowReport {
+    let class = &flow.state;
+    let roles = &class.roles;
+    let to_server = flow.counters[Direction::ToServer.index()];
+    let to_client = flow.counters[Direction::ToClient.index()];
+    let (hostname, hostname_source) = match &class.hostname {
+        Some((name, source)) => (Some(name.clone()), Some(*source)),
+        None => (None, None),
+    };
+    FlowReport {
+        capture,
+        transport: flow.transport,
+        client: ClientReport {
+            ip: flow.client.ip,
+            port: flow.client.port,
+        },
+        server: ServerReport {
+            ip: flow.server.ip,
+            port: flow.server.port,
+            country: geo.country,
+            asn: geo.asn,
+            as_org: geo.as_org,
+            special: geo.special,
+        },
+        orientation: flow.orientation,
+        hostname,
+        hostname_source,
+        app: class
+            .app
+            .and_then(|m| catalog.get(m.app))
+            .map(|app| app.id.clone()),
+        app_evidence: class.app.map(|m| AppEvidenceReport {
+            kind: m.evidence,
+            packet: m.packet,
+        }),
+        protocols: class.protocols.iter().map(|p| p.as_str()).collect(),
+        packets: PacketCounts {
+            total: flow.packets(),
+            key_exchange: roles.count(Role::KeyExchange),
+            media: roles.count(Role::Media),
+            signaling: roles.count(Role::Signaling),
+            other: roles.count(Role::Other),
+            to_server: to_server.packets,
+            to_client: to_client.packets,
+        },
+        bytes: ByteCounts {
+            to_server: to_server.bytes,
+            to_client: to_client.bytes,
+        },
+        first_packet: flow.first_packet,
+        first_seen: flow.first_seen,
+        last_seen: flow.last_seen,
+        first: FirstPackets {
+            key_exchange: roles.first(Role::KeyExchange),
+            media: roles.first(Role::Media),
+            signaling: roles.first(Role::Signaling),
+        },
+    }
+}
+
+fn finding_report(capture: usize, finding: &Finding, flow: &FlowReport) -> FindingReport {
+    FindingReport {
+        rule: finding.rule,
+        title: policy::rules::rule(finding.rule).map_or("", |rule| rule.title),
+        severity: finding.severity,
+        class: finding.role,
+        flow: finding.flow,
+        capture,
+        packet: finding.packet,
+        time: finding.time,
+        server: finding.server,
+        country: finding.country.clone(),
+        app: flow.app.clone(),
+        hostname: flow.hostname.clone(),
+        packets: finding.packets,
+    }
+}

@@ -1,0 +1,103 @@
+//! Packet timestamps.
+//!
+//! Captures carry whatever clock the capturing machine had — some of the reference captures jump
+//! years inside one file — so nothing downstream may assume timestamps are sane or monotonic. They
+//! are evidence to quote, not a clock to trust.
+
+use std::fmt;
+
+/// Seconds and microseconds since the Unix epoch, as libpcap reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub micros: u32,
+}
+
+impl Timestamp {
+    /// Normalises a `timeval` whose microseconds may be out of range (damaged files).
+    pub fn from_timeval(secs: i64, micros: i64) -> Timestamp {
+        let extra_secs = micros.div_euclid(1_000_000);
+        Timestamp {
+            secs: secs.saturating_add(extra_secs),
+            micros: micros.rem_euclid(1_000_000) as u32,
+        }
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.secs as f64 + f64::from(self.micros) / 1e6
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, e.g. `2020-04-02T15:00:00.000125Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let secs_of_day = self.secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+            secs_of_day / 3600,
+            secs_of_day / 60 % 60,
+            secs_of_day % 60,
+            self.micros
+        )
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        let t = Timestamp::from_timeval(1_585_839_600, 125);
+        assert_eq!(t.to_string(), "2020-04-02T15:00:00.000125Z");
+        assert_eq!(
+            Timestamp::default().to_string(),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_timeval(951_782_400, 0).to_string(),
+            "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn normalises_out_of_range_micros() {
+        let t = Timestamp::from_timeval(10, 2_500_000);
+        assert_eq!((t.secs, t.micros), (12, 500_000));
+        let t = Timestamp::from_timeval(10, -1);
+        assert_eq!((t.secs, t.micros), (9, 999_999));
+    }
+
+    #[test]
+    fn pre_epoch_times_do_not_panic() {
+        assert_eq!(
+            Timestamp::from_timeval(-86_400, 0).to_string(),
+            "1969-12-31T00:00:00.000000Z"
+        );
+        let _ = Timestamp::from_timeval(i64::MIN, i64::MIN).to_string();
+    }
+}

@@ -1,0 +1,104 @@
+//! Command-line definitions only: clap parses, `lib::run` acts.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::policy::Severity;
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "callaudit",
+    version,
+    about = "Audit conferencing traffic: which servers got a call's key exchange, media and \
+             signaling, where they are, who runs them, and whether that breaks your policy.",
+    after_help = "Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit saved captures (pcap, pcapng).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Capture files, or directories to search for *.pcap, *.pcapng and *.cap.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Only analyse packets matching this BPF expression (tcpdump syntax). Packet numbers in
+    /// findings still count every packet of the file, as Wireshark does.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Output format [default: table on a terminal, json otherwise or for a --output *.json].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Policy file (TOML) replacing the built-in default policy (see docs/policy.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Country database (MaxMind DB: GeoLite2/GeoIP2 Country or City, ip-location-db country)
+    /// replacing the embedded one.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip_db: Option<PathBuf>,
+
+    /// ASN database (MaxMind DB: GeoLite2/GeoIP2 ASN) replacing the embedded one.
+    #[arg(long, value_name = "MMDB")]
+    pub asn_db: Option<PathBuf>,
+
+    /// Exit with 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::High)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Format {
+        match format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+    /// Never exit 1 because of findings.
+    Never,
+}
+
+impl FailOn {
+    /// The least severe finding that fails the run, or `None` for `never`.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::High => Some(Severity::High),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Never => None,
+        }
+    }
+}

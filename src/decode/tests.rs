@@ -1,0 +1,304 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use etherparse::PacketBuilder;
+use proptest::prelude::*;
+
+use super::*;
+use crate::capture::Timestamp;
+
+const CLIENT: [u8; 4] = [192, 168, 1, 20];
+const SERVER: [u8; 4] = [52, 81, 151, 250];
+
+fn packet(data: &[u8]) -> CapturedPacket<'_> {
+    CapturedPacket {
+        number: 1,
+        time: Timestamp::default(),
+        data,
+        original_len: data.len() as u32,
+    }
+}
+
+fn udp_ipv4(payload: &[u8]) -> Vec<u8> {
+    let builder = PacketBuilder::ipv4(CLIENT, SERVER, 64).udp(50000, 8801);
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).unwrap();
+    out
+}
+
+fn expect_packet<'a>(decoded: Decoded<'a>) -> DecodedPacket<'a> {
+    match decoded {
+        Decoded::Packet(p) => p,
+        Decoded::Skipped(reason) => panic!("skipped: {reason:?}"),
+        Decoded::Malformed(m) => panic!("malformed: {m:?}"),
+    }
+}
+
+fn expect_malformed(decoded: Decoded<'_>) -> Malformed {
+    match decoded {
+        Decoded::Malformed(m) => m,
+        Decoded::Packet(_) => panic!("decoded a malformed packet"),
+        Decoded::Skipped(reason) => panic!("skipped: {reason:?}"),
+    }
+}
+
+#[test]
+fn ethernet_udp_reaches_the_payload() {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4(CLIENT, SERVER, 64)
+        .udp(50000, 8801)
+        .write(&mut frame, b"hello")
+        .unwrap();
+    let p = expect_packet(decode(LinkType::ETHERNET, &packet(&frame)));
+    assert_eq!(p.src, IpAddr::V4(Ipv4Addr::from(CLIENT)));
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::from(SERVER)));
+    assert_eq!((p.src_port, p.dst_port), (50000, 8801));
+    assert_eq!(p.transport, Transport::Udp);
+    assert_eq!(p.payload, b"hello");
+    assert_eq!(p.ip_len, 20 + 8 + 5);
+    assert!(p.tcp.is_none());
+}
+
+#[test]
+fn vlan_and_qinq_frames_are_decoded() {
+    let mut single = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .single_vlan(10.try_into().unwrap())
+        .ipv4(CLIENT, SERVER, 64)
+        .udp(1, 2)
+        .write(&mut single, b"x")
+        .unwrap();
+    assert_eq!(
+        expect_packet(decode(LinkType::ETHERNET, &packet(&single))).payload,
+        b"x"
+    );
+
+    let mut double = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .double_vlan(10.try_into().unwrap(), 20.try_into().unwrap())
+        .ipv4(CLIENT, SERVER, 64)
+        .udp(1, 2)
+        .write(&mut double, b"y")
+        .unwrap();
+    assert_eq!(
+        expect_packet(decode(LinkType::ETHERNET, &packet(&double))).payload,
+        b"y"
+    );
+}
+
+#[test]
+fn tcp_flags_and_sequence_are_kept() {
+    let mut frame = Vec::new();
+    PacketBuilder::ipv6([0xfd; 16], [0x2a; 16], 64)
+        .tcp(40000, 443, 0xfffffff0, 1000)
+        .syn()
+        .write(&mut frame, &[])
+        .unwrap();
+    let p = expect_packet(decode(LinkType::RAW, &packet(&frame)));
+    let tcp = p.tcp.unwrap();
+    assert_eq!(tcp.sequence, 0xfffffff0);
+    assert!(tcp.syn && !tcp.ack && !tcp.fin && !tcp.rst);
+    assert_eq!(p.src, IpAddr::V6(Ipv6Addr::from([0xfd; 16])));
+    assert_eq!(p.ip_len, 40 + 20);
+}
+
+#[test]
+fn raw_ip_link_types_share_one_path() {
+    let frame = udp_ipv4(b"raw");
+    for link in [
+        LinkType::RAW,
+        LinkType::DLT_RAW,
+        LinkType::DLT_RAW_OPENBSD,
+        LinkType::IPV4,
+    ] {
+        assert_eq!(
+            expect_packet(decode(link, &packet(&frame))).payload,
+            b"raw",
+            "{link}"
+        );
+    }
+}
+
+#[test]
+fn linux_cooked_headers_are_stripped() {
+    let ip = udp_ipv4(b"sll");
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+    sll.extend_from_slice(&ip);
+    assert_eq!(
+        expect_packet(decode(LinkType::LINUX_SLL, &packet(&sll))).payload,
+        b"sll"
+    );
+
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
+    sll2.extend_from_slice(&ip);
+    assert_eq!(
+        expect_packet(decode(LinkType::LINUX_SLL2, &packet(&sll2))).payload,
+        b"sll"
+    );
+
+    let mut arp = vec![0u8; 16];
+    arp[14..16].copy_from_slice(&[0x08, 0x06]);
+    assert!(matches!(
+        decode(LinkType::LINUX_SLL, &packet(&arp)),
+        Decoded::Skipped(SkipReason::NotIp)
+    ));
+    assert_eq!(
+        expect_malformed(decode(LinkType::LINUX_SLL2, &packet(&sll2[..10]))),
+        Malformed {
+            layer: "linux_sll2",
+            reason: "truncated header"
+        }
+    );
+}
+
+#[test]
+fn bsd_loopback_in_either_byte_order() {
+    let ip = udp_ipv4(b"lo");
+    for header in [[2u8, 0, 0, 0], [0, 0, 0, 2]] {
+        let mut frame = header.to_vec();
+        frame.extend_from_slice(&ip);
+        assert_eq!(
+            expect_packet(decode(LinkType::NULL, &packet(&frame))).payload,
+            b"lo"
+        );
+    }
+    let mut frame = vec![0, 0, 0, 2];
+    frame.extend_from_slice(&ip);
+    assert_eq!(
+        expect_packet(decode(LinkType::LOOP, &packet(&frame))).payload,
+        b"lo"
+    );
+
+    let mut v6 = Vec::new();
+    PacketBuilder::ipv6([1; 16], [2; 16], 64)
+        .udp(1, 2)
+        .write(&mut v6, b"6")
+        .unwrap();
+    for family in [10u32, 24, 28, 30] {
+        let mut frame = family.to_le_bytes().to_vec();
+        frame.extend_from_slice(&v6);
+        assert_eq!(
+            expect_packet(decode(LinkType::NULL, &packet(&frame))).payload,
+            b"6"
+        );
+    }
+}
+
+#[test]
+fn non_ip_and_other_transports_are_skipped_not_malformed() {
+    let mut arp = vec![0xffu8; 12];
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&[0u8; 20]);
+    assert!(matches!(
+        decode(LinkType::ETHERNET, &packet(&arp)),
+        Decoded::Skipped(SkipReason::NotIp)
+    ));
+
+    let mut icmp = Vec::new();
+    PacketBuilder::ipv4(CLIENT, SERVER, 64)
+        .icmpv4_echo_request(1, 1)
+        .write(&mut icmp, b"ping")
+        .unwrap();
+    assert!(matches!(
+        decode(LinkType::RAW, &packet(&icmp)),
+        Decoded::Skipped(SkipReason::OtherTransport)
+    ));
+}
+
+#[test]
+fn malformed_packets_name_layer_and_reason() {
+    let good = udp_ipv4(b"payload");
+
+    let mut bad_ihl = good.clone();
+    bad_ihl[0] = 0x44;
+    assert_eq!(
+        expect_malformed(decode(LinkType::RAW, &packet(&bad_ihl))),
+        Malformed {
+            layer: "ipv4",
+            reason: "header length (IHL) below 5"
+        }
+    );
+
+    let mut long_total = good.clone();
+    long_total[2..4].copy_from_slice(&200u16.to_be_bytes());
+    assert_eq!(
+        expect_malformed(decode(LinkType::RAW, &packet(&long_total))).layer,
+        "ipv4"
+    );
+
+    let truncated_udp = &good[..24];
+    let m = expect_malformed(decode(LinkType::RAW, &packet(truncated_udp)));
+    assert!(m.layer == "udp" || m.layer == "ipv4", "{m:?}");
+
+    let short_ethernet = [0u8; 10];
+    assert_eq!(
+        expect_malformed(decode(LinkType::ETHERNET, &packet(&short_ethernet))),
+        Malformed {
+            layer: "ethernet",
+            reason: "truncated header"
+        }
+    );
+
+    let version_7 = [0x70u8; 30];
+    assert_eq!(
+        expect_malformed(decode(LinkType::RAW, &packet(&version_7))).reason,
+        "unsupported IP version"
+    );
+}
+
+#[test]
+fn udp_length_beyond_the_data_is_malformed() {
+    let mut frame = udp_ipv4(b"abcdefgh");
+    // IPv4 header is 20 bytes; the UDP length field sits at 24..26.
+    frame[24..26].copy_from_slice(&100u16.to_be_bytes());
+    let m = expect_malformed(decode(LinkType::RAW, &packet(&frame)));
+    assert_eq!(m.layer, "udp");
+}
+
+#[test]
+fn a_snapped_packet_is_not_malformed() {
+    let frame = udp_ipv4(&[0u8; 400]);
+    let snapped = CapturedPacket {
+        number: 1,
+        time: Timestamp::default(),
+        data: &frame[..96],
+        original_len: frame.len() as u32,
+    };
+    let p = expect_packet(decode(LinkType::RAW, &snapped));
+    assert_eq!(p.payload.len(), 96 - 28);
+}
+
+#[test]
+fn stats_count_by_layer_and_reason() {
+    let mut stats = DecodeStats::default();
+    let bad = [0u8; 4];
+    for _ in 0..3 {
+        stats.record(&decode(LinkType::ETHERNET, &packet(&bad)));
+    }
+    stats.record(&Decoded::Skipped(SkipReason::NotIp));
+    assert_eq!(stats.malformed_total(), 3);
+    assert_eq!(stats.skipped[&SkipReason::NotIp], 1);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200), link in 0usize..10) {
+        let link = LinkType::SUPPORTED[link];
+        let _ = decode(link, &packet(&data));
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_frame_is_handled(cut in 0usize..60) {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(CLIENT, SERVER, 64)
+            .tcp(1, 2, 3, 4)
+            .write(&mut frame, b"0123456789")
+            .unwrap();
+        let cut = cut.min(frame.len());
+        let _ = decode(LinkType::ETHERNET, &packet(&frame[..cut]));
+    }
+}

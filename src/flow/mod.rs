@@ -1,0 +1,273 @@
+//! Flow: a bidirectional table of UDP and TCP conversations keyed by the 5-tuple.
+//!
+//! Each flow knows which end is the client and which the server, decided once, on its first
+//! packet, by the strongest evidence available then:
+//!
+//! 1. a TCP SYN (its sender is the client) or SYN/ACK (its sender is the server);
+//! 2. a service port: one end on a well-known port (< 1024) or a port a conferencing or
+//!    real-time service is assigned (STUN/TURN 3478, Zoom 8801–8810, …) and the other not;
+//! 3. address scope: a private (RFC 1918, CGNAT, ULA, link-local, loopback) end talking to a
+//!    public one is the client — the capturing side;
+//! 4. otherwise the first sender is the client.
+//!
+//! The rule that decided is kept as evidence ([`Orientation`]). The table is generic over the
+//! per-flow state `S` of later stages, so this stage knows nothing about them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::capture::Timestamp;
+use crate::decode::{DecodedPacket, Transport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// Which way a packet travels within its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+}
+
+/// The rule that decided which end is the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orientation {
+    TcpSyn,
+    ServicePort,
+    AddressScope,
+    FirstSender,
+}
+
+/// Canonical 5-tuple: the lower endpoint first, so both directions find the same flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    transport: Transport,
+    low: Endpoint,
+    high: Endpoint,
+}
+
+impl FlowKey {
+    fn of(packet: &DecodedPacket<'_>) -> FlowKey {
+        let a = Endpoint {
+            ip: packet.src,
+            port: packet.src_port,
+        };
+        let b = Endpoint {
+            ip: packet.dst,
+            port: packet.dst_port,
+        };
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            transport: packet.transport,
+            low,
+            high,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+pub struct Flow<S> {
+    pub transport: Transport,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub orientation: Orientation,
+    /// Indexed by [`Direction::index`].
+    pub counters: [Counters; 2],
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Number of the packet that opened the flow.
+    pub first_packet: u64,
+    pub state: S,
+}
+
+impl<S> Flow<S> {
+    pub fn packets(&self) -> u64 {
+        self.counters[0].packets + self.counters[1].packets
+    }
+}
+
+/// All flows of one capture, in order of first appearance.
+pub struct FlowTable<S> {
+    index: HashMap<FlowKey, usize>,
+    flows: Vec<Flow<S>>,
+}
+
+impl<S> Default for FlowTable<S> {
+    fn default() -> Self {
+        FlowTable {
+            index: HashMap::new(),
+            flows: Vec::new(),
+        }
+    }
+}
+
+impl<S> FlowTable<S> {
+    /// Finds or creates the packet's flow, updates its counters, and returns it with the
+    /// packet's direction. `new_state` builds the later stages' state for a new flow.
+    pub fn observe(
+        &mut self,
+        packet: &DecodedPacket<'_>,
+        number: u64,
+        time: Timestamp,
+        new_state: impl FnOnce(&Endpoint, &Endpoint, Transport) -> S,
+    ) -> (&mut Flow<S>, Direction) {
+        let key = FlowKey::of(packet);
+        let slot = match self.index.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                let (client, server, orientation) = orient(packet);
+                let state = new_state(&client, &server, packet.transport);
+                self.flows.push(Flow {
+                    transport: packet.transport,
+                    client,
+                    server,
+                    orientation,
+                    counters: [Counters::default(); 2],
+                    first_seen: time,
+                    last_seen: time,
+                    first_packet: number,
+                    state,
+                });
+                let slot = self.flows.len() - 1;
+                self.index.insert(key, slot);
+                slot
+            }
+        };
+        // The slot was either just pushed or came from the index, which only holds valid slots.
+        let flow = &mut self.flows[slot];
+        let direction = if packet.src == flow.client.ip && packet.src_port == flow.client.port {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let counters = &mut flow.counters[direction.index()];
+        counters.packets += 1;
+        counters.bytes += u64::from(packet.ip_len);
+        flow.last_seen = flow.last_seen.max(time);
+        flow.first_seen = flow.first_seen.min(time);
+        (flow, direction)
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn into_flows(self) -> Vec<Flow<S>> {
+        self.flows
+    }
+}
+
+/// Decides client and server from a flow's first packet (see the module docs).
+fn orient(packet: &DecodedPacket<'_>) -> (Endpoint, Endpoint, Orientation) {
+    let sender = Endpoint {
+        ip: packet.src,
+        port: packet.src_port,
+    };
+    let receiver = Endpoint {
+        ip: packet.dst,
+        port: packet.dst_port,
+    };
+    let sender_is_client = |orientation| (sender, receiver, orientation);
+    let receiver_is_client = |orientation| (receiver, sender, orientation);
+
+    if let Some(tcp) = packet.tcp {
+        if tcp.syn && !tcp.ack {
+            return sender_is_client(Orientation::TcpSyn);
+        }
+        if tcp.syn && tcp.ack {
+            return receiver_is_client(Orientation::TcpSyn);
+        }
+    }
+    match (is_service_port(sender.port), is_service_port(receiver.port)) {
+        (false, true) => return sender_is_client(Orientation::ServicePort),
+        (true, false) => return receiver_is_client(Orientation::ServicePort),
+        (true, true) if sender.port != receiver.port => {
+            // Two service ports (e.g. DNS between resolvers): the lower one is the service.
+            return if receiver.port < sender.port {
+                sender_is_client(Orientation::ServicePort)
+            } else {
+                receiver_is_client(Orientation::ServicePort)
+            };
+        }
+        _ => {}
+    }
+    match (is_local_scope(sender.ip), is_local_scope(receiver.ip)) {
+        (true, false) => sender_is_client(Orientation::AddressScope),
+        (false, true) => receiver_is_client(Orientation::AddressScope),
+        _ => sender_is_client(Orientation::FirstSender),
+    }
+}
+
+/// Ports on which the listening end is a service: well-known ports, and the registered ports of
+/// real-time and conferencing services (IANA assignments and vendors' firewall documentation).
+fn is_service_port(port: u16) -> bool {
+    matches!(
+        port,
+        1..=1023
+            | 1719..=1720 // H.323
+            | 3478..=3481 // STUN/TURN; 3479–3481 Microsoft Teams media relays
+            | 5004..=5005 // RTP/RTCP
+            | 5060..=5061 // SIP, SIP over TLS
+            | 5222..=5223 // XMPP
+            | 5349..=5350 // TURN over TLS
+            | 8801..=8810 // Zoom
+            | 19302..=19309 // Google STUN/TURN
+    )
+}
+
+/// Addresses on the capturing side of a network boundary.
+fn is_local_scope(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (a == 100 && (64..128).contains(&b)) // CGNAT, RFC 6598
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || (first & 0xfe00) == 0xfc00 // unique local, RFC 4193
+                || (first & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! callaudit: where do a meeting's keys and media actually go?
+//!
+//! callaudit reads packets from pcap/pcapng files, finds which conferencing app each flow belongs
+//! to and which packets carry key exchange, media or signaling, looks up where each server is and
+//! who operates it, and reports every flow that breaks a jurisdiction policy, citing the packet
+//! that proves it.
+//!
+//! The pipeline runs one way; each stage is a module that uses only the stages to its left:
+//!
+//! ```text
+//! capture ─▶ decode ─▶ flow ─▶ classify ─▶ geo ─▶ policy ─▶ report
+//! ```
+//!
+//! - [`capture`]: libpcap sources (files now; live devices later), BPF filter, packet numbers.
+//! - [`decode`]: etherparse lax slicing to UDP/TCP payloads; malformed packets counted.
+//! - [`flow`]: bidirectional flow table; which end is the client and which the server.
+//! - [`classify`]: per-packet roles, per-flow protocols, hostname and app (catalog in `data/`).
+//! - [`geo`]: server country, ASN and AS organisation from an embedded MaxMind DB.
+//! - [`policy`]: restricted jurisdictions and the rules that turn flows into findings.
+//! - [`report`]: one report model, one emitter per format.
+//!
+//! [`audit`] is the glue that drives the stages for each capture; [`run`] is the command line.
+
+pub mod audit;
+pub mod capture;
+pub mod classify;
+pub mod cli;
+pub mod decode;
+pub mod flow;
+pub mod geo;
+pub mod policy;
+pub mod report;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use audit::Auditor;
+use classify::app::AppCatalog;
+use cli::{AuditArgs, Cli, Command};
+use geo::GeoDb;
+use policy::Policy;
+use report::{Format, Report};
+
+/// Exit code for a usage or input error (missing file, not a capture, bad policy or database).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit code when findings reach `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Audit(args) => run_audit(&args),
+    }
+}
+
+fn error(message: impl std::fmt::Display) {
+    eprintln!("callaudit: error: {message}");
+}
+
+fn run_audit(args: &AuditArgs) -> ExitCode {
+    // Everything that can be wrong with the set-up is checked before any capture is read.
+    let policy = match &args.policy {
+        Some(path) => match Policy::from_file(path) {
+            Ok(policy) => policy,
+            Err(e) => return fail(e),
+        },
+        None => Policy::builtin(),
+    };
+    let geo = match GeoDb::open(args.geoip_db.as_deref(), args.asn_db.as_deref()) {
+        Ok(geo) => geo,
+        Err(e) => return fail(e),
+    };
+    let catalog = match AppCatalog::embedded() {
+        Ok(catalog) => catalog,
+        Err(e) => return fail(e),
+    };
+
+    let mut had_error = false;
+    let mut captures = Vec::new();
+    for path in &args.paths {
+        match expand_input(path) {
+            Ok(found) => captures.extend(found),
+            Err(message) => {
+                error(message);
+                had_error = true;
+            }
+        }
+    }
+
+    let mut auditor = Auditor::new(&geo, &policy, &catalog, args.filter.as_deref());
+    let mut audited = 0usize;
+    for path in &captures {
+        match auditor.audit_file(path) {
+            Ok(()) => audited += 1,
+            Err(e) => {
+                error(e);
+                had_error = true;
+            }
+        }
+    }
+    let report = auditor.finish();
+    for warning in &report.warnings {
+        eprintln!("callaudit: warning: {warning}");
+    }
+    if audited == 0 {
+        // Nothing was read: a report of nothing would only hide the error above.
+        if !had_error {
+            error("no capture files to audit");
+        }
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if let Err(e) = write_report(&report, args) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return ExitCode::from(if had_error { EXIT_ERROR } else { 0 });
+        }
+        let target = args
+            .output
+            .as_ref()
+            .map_or("standard output".to_string(), |p| p.display().to_string());
+        error(format!("{target}: {e}"));
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if had_error {
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let failing = args.fail_on.threshold().is_some_and(|threshold| {
+        report
+            .worst_severity()
+            .is_some_and(|worst| worst >= threshold)
+    });
+    ExitCode::from(if failing { EXIT_FINDINGS } else { 0 })
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    error(message);
+    ExitCode::from(EXIT_ERROR)
+}
+
+/// The format asked for, else JSON for a `*.json` output file or a pipe, else the table.
+fn choose_format(args: &AuditArgs) -> Format {
+    if let Some(format) = args.format {
+        return format.into();
+    }
+    match &args.output {
+        Some(path)
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+        {
+            Format::Json
+        }
+        Some(_) => Format::Table,
+        None if io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    }
+}
+
+fn write_report(report: &Report, args: &AuditArgs) -> io::Result<()> {
+    let emitter = choose_format(args).emitter();
+    match &args.output {
+        Some(path) => {
+            let mut out = BufWriter::new(File::create(path)?);
+            emitter.emit(report, &mut out)?;
+            out.flush()
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            emitter.emit(report, &mut out)?;
+            out.flush()
+        }
+    }
+}
+
+/// File extensions searched for inside directories.
+const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
+
+/// A file as given, or the captures found under a directory (sorted, recursive).
+fn expand_input(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "{}: {}",
+            path.display(),
+            if e.kind() == io::ErrorKind::NotFound {
+                "no such file or directory".to_string()
+            } else {
+                e.to_string()
+            }
+        )
+    })?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    collect_captures(path, &mut found).map_err(|e| format!("{}: {e}", path.display()))?;
+    if found.is_empty() {
+        return Err(format!(
+            "{}: no *.pcap, *.pcapng or *.cap files in this directory",
+            path.display()
+        ));
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn collect_captures(dir: &Path, found: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        // `file_type` does not follow symlinks, so a link cycle cannot recurse forever.
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            collect_captures(&path, found)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| CAPTURE_EXTENSIONS.iter().any(|c| c.eq_ignore_ascii_case(e)))
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}

