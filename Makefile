@@ -1,6 +1,9 @@
 # The two quick-start commands: `make demo` and `make test`. Each installs libpcap's headers first
 # if they are missing (scripts/install-deps.sh).
 
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 FIXTURE := fixtures/citizenlab-zoom-2020.pcap
 
 .PHONY: demo test deps
@@ -13,8 +16,11 @@ deps:
 demo: deps
 	@cargo run --release --quiet -- audit --format table $(FIXTURE) || [ $$? -eq 1 ]
 
+# Lints, every test of the workspace, and the check that fixtures/ is what the generator makes.
+# The last line totals the test binaries' results.
 test: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace
+	cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
 	cargo xtask fixtures --check
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt

@@ -62,11 +62,12 @@ fn error(message: impl std::fmt::Display) {
 fn run_audit(args: &AuditArgs) -> ExitCode {
     // Everything that can be wrong with the set-up is checked before any capture is read.
     let policy = match &args.policy {
-        Some(path) => match Policy::from_file(path) {
-            Ok(policy) => policy,
-            Err(e) => return fail(e),
-        },
+        Some(path) => Policy::from_file(path),
         None => Policy::builtin(),
+    };
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(e) => return fail(e),
     };
     let geo = match GeoDb::open(args.geoip_db.as_deref(), args.asn_db.as_deref()) {
         Ok(geo) => geo,

@@ -418,6 +418,30 @@ fn a_broken_database_exits_2_naming_the_file() {
 }
 
 #[test]
+fn a_maxmind_city_database_replaces_the_embedded_one() {
+    let city = root().join("data/geoip/test/city-test.mmdb");
+    let run = audit_json(
+        &[&fixture("webrtc-call.pcap")],
+        &["--geoip-db", city.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let country_db = &report["databases"][0];
+    assert_eq!(country_db["role"], "country");
+    assert_eq!(country_db["source"], city.to_str().unwrap());
+    assert_eq!(country_db["database_type"], "GeoLite2-City");
+    assert_eq!(
+        report["databases"][1]["source"], "embedded",
+        "the ASN part stays embedded"
+    );
+    // The invented test records do not cover the fixture's servers: no country, but still an AS.
+    for flow in report["flows"].as_array().unwrap() {
+        assert!(flow["server"]["country"].is_null(), "{flow:#}");
+        assert_eq!(flow["server"]["asn"], 15169);
+    }
+}
+
+#[test]
 fn a_bad_filter_exits_2() {
     let run = audit_json(
         &[&fixture("webrtc-call.pcap")],

@@ -353,15 +353,8 @@ pub fn read_name(message: &[u8], offset: usize, out: &mut NameBuf) -> Option<usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::testing::hex;
     use proptest::prelude::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     fn answers(message: &[u8]) -> (Option<DnsSummary>, Vec<(IpAddr, String)>) {
         let mut seen = Vec::new();

@@ -275,15 +275,8 @@ pub fn handshake_type(record: &DtlsRecord) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::testing::hex;
     use proptest::prelude::*;
-
-    fn hex(text: &str) -> Vec<u8> {
-        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-        digits
-            .chunks(2)
-            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     /// A DTLS 1.2 ClientHello as WebRTC sends it first: empty cookie, one cipher suite,
     /// use_srtp (14) offering SRTP_AES128_CM_HMAC_SHA1_80 (RFC 5764 §4.1.1).

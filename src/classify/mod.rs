@@ -16,6 +16,7 @@
 //! then counted as media, retroactively.
 
 pub mod app;
+mod crc;
 pub mod dns;
 pub mod dtls;
 pub mod quic;
@@ -619,6 +620,19 @@ impl<'c> Classifier<'c> {
 
 fn is_zoom_port(port: u16) -> bool {
     (8801..=8810).contains(&port)
+}
+
+/// Helpers shared by the dissectors' tests.
+#[cfg(test)]
+mod testing {
+    /// Bytes from a hex dump; anything but hex digits (spaces, newlines) is ignored.
+    pub fn hex(text: &str) -> Vec<u8> {
+        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+            .collect()
+    }
 }
 
 #[cfg(test)]

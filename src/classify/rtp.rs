@@ -363,15 +363,8 @@ impl RtpStreamTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::testing::hex;
     use proptest::prelude::*;
-
-    fn hex(text: &str) -> Vec<u8> {
-        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-        digits
-            .chunks(2)
-            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     fn rtp(payload_type: u8, sequence: u16, ssrc: u32) -> RtpHeader {
         RtpHeader {

@@ -330,47 +330,17 @@ pub fn fingerprint_matches(payload: &[u8]) -> Option<bool> {
 }
 
 /// Reflected CRC-32 with the ITU V.42 / Ethernet polynomial.
-const CRC32_TABLE: [u32; 256] = crc32_table(0xEDB8_8320);
-
-const fn crc32_table(reflected_polynomial: u32) -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut index = 0;
-    while index < 256 {
-        let mut crc = index as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ reflected_polynomial
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[index] = crc;
-        index += 1;
-    }
-    table
-}
+const CRC32_TABLE: [u32; 256] = super::crc::table(0xEDB8_8320);
 
 fn crc32(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |crc, &byte| {
-        // A u8 index into a 256-entry table cannot be out of bounds.
-        CRC32_TABLE[usize::from(crc as u8 ^ byte)] ^ (crc >> 8)
-    })
+    super::crc::checksum(&CRC32_TABLE, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::testing::hex;
     use proptest::prelude::*;
-
-    fn hex(text: &str) -> Vec<u8> {
-        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-        digits
-            .chunks(2)
-            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     /// RFC 5769 §2.1: sample request (ICE Binding with SOFTWARE, PRIORITY, ICE-CONTROLLED,
     /// USERNAME, MESSAGE-INTEGRITY, FINGERPRINT).

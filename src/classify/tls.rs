@@ -744,15 +744,8 @@ impl<'a> Iterator for Extensions<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::testing::hex;
     use proptest::prelude::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     /// nDPI zoom.pcap frame 167: a 2019 Zoom client's ClientHello to a Zone Controller,
     /// one 517-byte segment (TLS 1.2, no ALPN, no supported_versions).

@@ -131,33 +131,10 @@ pub fn crc_matches(payload: &[u8]) -> bool {
 }
 
 /// Reflected CRC-32C (Castagnoli polynomial 0x1EDC6F41).
-const CRC32C_TABLE: [u32; 256] = crc32_table(0x82F6_3B78);
-
-const fn crc32_table(reflected_polynomial: u32) -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut index = 0;
-    while index < 256 {
-        let mut crc = index as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ reflected_polynomial
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[index] = crc;
-        index += 1;
-    }
-    table
-}
+const CRC32C_TABLE: [u32; 256] = super::crc::table(0x82F6_3B78);
 
 fn crc32c(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |crc, &byte| {
-        // A u8 index into a 256-entry table cannot be out of bounds.
-        CRC32C_TABLE[usize::from(crc as u8 ^ byte)] ^ (crc >> 8)
-    })
+    super::crc::checksum(&CRC32C_TABLE, bytes)
 }
 
 #[cfg(test)]

@@ -109,21 +109,13 @@ impl Emitter for TableEmitter {
                 malformed.count, malformed.layer, malformed.reason
             )?;
         }
-        let databases: Vec<String> = report
-            .databases
-            .iter()
-            .map(|db| {
-                let name = db.description.split(" (").next().filter(|n| !n.is_empty());
-                format!(
-                    "{}: {} [{}, built {}]",
-                    db.role,
-                    name.unwrap_or(&db.database_type),
-                    db.source,
-                    db.build_date
-                )
-            })
-            .collect();
-        writeln!(out, "GeoIP: {}", databases.join("; "))?;
+        for db in &report.databases {
+            writeln!(
+                out,
+                "GeoIP {}: {} [{}, built {}]",
+                db.role, db.description, db.source, db.build_date
+            )?;
+        }
         writeln!(
             out,
             "Policy: {} (restricted: {})",
