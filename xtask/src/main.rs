@@ -2,7 +2,9 @@
 //!
 //! - `geoip`: rebuilds `data/geoip/` (the embedded GeoIP databases) from public packages.
 //! - `fixtures`: regenerates `fixtures/` (the bundled captures) from documented packet formats.
+//! - `accuracy`: measures callaudit's agreement with nDPI's results on a folder of captures.
 
+mod accuracy;
 mod fixtures;
 mod geoip;
 
@@ -17,8 +19,9 @@ fn main() -> ExitCode {
     let result = match task {
         "geoip" => geoip::run(rest),
         "fixtures" => fixtures::run(rest),
+        "accuracy" => accuracy::run(rest),
         _ => {
-            eprintln!("usage: cargo xtask <geoip|fixtures> [options]");
+            eprintln!("usage: cargo xtask <geoip|fixtures|accuracy> [options]");
             return ExitCode::from(2);
         }
     };
