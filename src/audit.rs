@@ -9,14 +9,14 @@ use std::path::Path;
 
 use crate::capture::{CaptureError, FileSource, Read};
 use crate::classify::app::AppCatalog;
-use crate::classify::{Classifier, FlowClass, PacketRef, Role};
+use crate::classify::{Classifier, FlowClass, PacketRef, Protocol, Role};
 use crate::decode::{self, DecodeStats, Decoded};
 use crate::flow::{Direction, Flow, FlowTable};
 use crate::geo::{GeoDb, ServerGeo};
 use crate::policy::{self, Finding, Policy};
 use crate::report::{
-    AppEvidenceReport, ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets,
-    FlowReport, MalformedCount, PacketCounts, PolicySummary, Report, ServerReport, Summary, Tool,
+    ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets, FlowReport,
+    MalformedCount, PacketCounts, PolicySummary, Report, ServerReport, Summary, Tool,
     SCHEMA_VERSION,
 };
 
@@ -122,14 +122,25 @@ impl<'a> Auditor<'a> {
         });
         self.report.summary.packets += packets;
 
-        for mut flow in table.into_flows() {
+        let first_index = self.report.flows.len();
+        let mut flows = table.into_flows();
+        let mut geos = Vec::with_capacity(flows.len());
+        for flow in &mut flows {
             classifier.finish(&mut flow.state, &flow.server);
             let server_geo = self.lookup(flow.server.ip);
+            if let Some(asn) = server_geo.asn {
+                classifier.attribute_by_asn(&mut flow.state, asn);
+            }
+            geos.push(server_geo);
+        }
+        classifier.propagate(&mut flows, first_index);
+
+        for (flow, server_geo) in flows.iter().zip(geos) {
             let flow_index = self.report.flows.len();
             let first_new_finding = self.findings.len();
             self.policy
-                .evaluate(flow_index, &flow, &server_geo, &mut self.findings);
-            let flow_report = flow_report(capture_index, &flow, server_geo, self.catalog);
+                .evaluate(flow_index, flow, &server_geo, &mut self.findings);
+            let flow_report = flow_report(capture_index, flow, server_geo, self.catalog);
             for finding in &self.findings[first_new_finding..] {
                 self.report
                     .findings
@@ -202,18 +213,27 @@ fn flow_report(
             asn: geo.asn,
             as_org: geo.as_org,
             special: geo.special,
+            role: class.server_role,
         },
         orientation: flow.orientation,
         hostname,
         hostname_source,
         app: class
             .app
+            .as_ref()
             .and_then(|m| catalog.get(m.app))
             .map(|app| app.id.clone()),
-        app_evidence: class.app.map(|m| AppEvidenceReport {
-            kind: m.evidence,
-            packet: m.packet,
-        }),
+        app_evidence: class.app.as_ref().map(|m| m.text(evidence_protocol(class))),
+        app_evidence_packet: class.app.as_ref().and_then(|m| m.packet),
+        confidence: class.app.as_ref().map(|m| m.kind.confidence()),
+        media_kinds: class.media_kinds.iter().collect(),
+        alpn: class.handshake.alpn.clone(),
+        certificate: class.handshake.certificate.clone(),
+        srtp_profile: class
+            .handshake
+            .srtp_profile
+            .and_then(crate::classify::dtls::srtp_profile_name),
+        announced_by: class.announced_by,
         protocols: class.protocols.iter().map(|p| p.as_str()).collect(),
         packets: PacketCounts {
             total: flow.packets(),
@@ -236,6 +256,19 @@ fn flow_report(
             media: roles.first(Role::Media),
             signaling: roles.first(Role::Signaling),
         },
+    }
+}
+
+/// The protocol an SNI or certificate came from, for evidence text ("tls sni …").
+fn evidence_protocol(class: &FlowClass) -> &'static str {
+    if class.protocols.contains(Protocol::Tls) {
+        "tls"
+    } else if class.protocols.contains(Protocol::Quic) {
+        "quic"
+    } else if class.protocols.contains(Protocol::Dtls) {
+        "dtls"
+    } else {
+        ""
     }
 }
 

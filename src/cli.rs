@@ -24,6 +24,19 @@ pub struct Cli {
 pub enum Command {
     /// Audit saved captures (pcap, pcapng).
     Audit(AuditArgs),
+    /// List the app catalog: each app, its evidence lists, and the source and date of each.
+    Apps(AppsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AppsArgs {
+    /// App catalog file (TOML, docs/app-catalog.md) adding to or overriding the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub apps: Option<PathBuf>,
+
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +66,10 @@ pub struct AuditArgs {
     /// replacing the embedded one.
     #[arg(long, value_name = "MMDB")]
     pub geoip_db: Option<PathBuf>,
+
+    /// App catalog file (TOML, docs/app-catalog.md) adding to or overriding the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub apps: Option<PathBuf>,
 
     /// ASN database (MaxMind DB: GeoLite2/GeoIP2 ASN) replacing the embedded one.
     #[arg(long, value_name = "MMDB")]

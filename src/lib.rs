@@ -38,7 +38,7 @@ use std::process::ExitCode;
 
 use audit::Auditor;
 use classify::app::AppCatalog;
-use cli::{AuditArgs, Cli, Command};
+use cli::{AppsArgs, AuditArgs, Cli, Command};
 use geo::GeoDb;
 use policy::Policy;
 use report::{Format, Report};
@@ -52,6 +52,36 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
+        Command::Apps(args) => run_apps(&args),
+    }
+}
+
+/// The embedded app catalog, with the user's file merged over it.
+fn load_catalog(extra: Option<&Path>) -> Result<AppCatalog, String> {
+    let mut catalog = AppCatalog::embedded()?;
+    if let Some(path) = extra {
+        catalog.merge(AppCatalog::from_file(path)?);
+    }
+    Ok(catalog)
+}
+
+fn run_apps(args: &AppsArgs) -> ExitCode {
+    let catalog = match load_catalog(args.apps.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(e) => return fail(e),
+    };
+    let format = match args.format {
+        Some(format) => format.into(),
+        None if io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = report::apps::emit(&catalog, format, &mut out).and_then(|()| out.flush());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(format!("standard output: {e}")),
     }
 }
 
@@ -73,7 +103,7 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         Ok(geo) => geo,
         Err(e) => return fail(e),
     };
-    let catalog = match AppCatalog::embedded() {
+    let catalog = match load_catalog(args.apps.as_deref()) {
         Ok(catalog) => catalog,
         Err(e) => return fail(e),
     };

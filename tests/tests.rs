@@ -20,7 +20,11 @@ fn citizenlab_key_exchange_in_beijing_is_the_top_critical_finding() {
     assert_eq!(tls["transport"], "tcp");
     assert_eq!(tls["server"]["country"], "CN");
     assert_eq!(tls["app"], "zoom");
-    assert_eq!(tls["app_evidence"]["kind"], "sni");
+    // The server certificate outranks the SNI as evidence (docs/app-catalog.md).
+    assert_eq!(tls["certificate"], "CN=*.bj.zoom.us");
+    assert_eq!(tls["app_evidence"], "tls cert CN=*.bj.zoom.us");
+    assert_eq!(tls["confidence"], "high");
+    assert_eq!(tls["server"]["role"], "mmr");
     assert!(
         tls["hostname"].as_str().unwrap().ends_with(".zoom.us"),
         "{tls:#}"
@@ -77,7 +81,14 @@ fn citizenlab_zoom_media_goes_to_the_us_and_is_media() {
     assert!(!media_flows.is_empty(), "no Zoom UDP flow");
     for flow in media_flows {
         assert_eq!(flow["app"], "zoom");
-        assert_eq!(flow["app_evidence"]["kind"], "framing");
+        assert_eq!(flow["app_evidence"], "zoom framing");
+        assert_eq!(flow["confidence"], "high");
+        assert_eq!(flow["server"]["role"], "mmr");
+        let kinds = flow["media_kinds"].as_array().unwrap();
+        assert!(
+            kinds.contains(&"audio".into()) && kinds.contains(&"video".into()),
+            "{kinds:?}"
+        );
         assert_eq!(flow["server"]["country"], "US");
         let port = flow["server"]["port"].as_u64().unwrap();
         assert!((8801..=8810).contains(&port));

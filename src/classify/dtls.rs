@@ -28,9 +28,43 @@
 //! record with `fragment` holding everything after the sequence number (CID, length,
 //! ciphertext).
 //!
-//! Nothing here allocates or panics; all reads go through `get`/`split_*_checked`.
+//! Nothing in the record functions allocates or panics; all reads go through
+//! `get`/`split_*_checked`.
+//!
+//! # Handshake contents ([`DtlsHandshake`])
+//!
+//! One [`DtlsHandshake`] per direction of a media 5-tuple reads what the cleartext part of
+//! the handshake says: the ClientHello's SNI, ALPN and offered use_srtp profiles (RFC 5764
+//! §4.1.1), the ServerHello's version, cipher suite and selected SRTP profile, the names in the
+//! leaf certificate of the Certificate message ([`super::x509`]; WebRTC sends one in each
+//! direction), and every handshake message type seen.
+//!
+//! * **Reassembly.** A handshake message may be split into fragments (fragment_offset,
+//!   fragment_length) across records and datagrams, and fragments may arrive out of order,
+//!   overlap, or be retransmitted with a different split after a PMTU change. A message sent
+//!   whole in one fragment, the common case, is parsed in place without copying. Otherwise the
+//!   fragments of ClientHello, ServerHello and Certificate are copied into a buffer per
+//!   message, whose covered ranges are tracked (at most [`MAX_FRAGMENT_RANGES`] disjoint runs);
+//!   the message is parsed once its needed prefix is covered. Fragments of another
+//!   `message_seq` than the one being assembled are ignored unless newer, which restarts the
+//!   assembly (a ClientHello resent with a cookie after HelloVerifyRequest).
+//! * **Bounds.** Hellos up to [`MAX_HELLO_LEN`](super::tls::MAX_HELLO_LEN) (16 KiB); of a
+//!   Certificate only the list header and the leaf, at most
+//!   [`MAX_CERTIFICATE_LEN`](super::tls::MAX_CERTIFICATE_LEN) (64 KiB), are stored; the chain
+//!   behind the leaf is never copied. At most three buffers exist at once, each freed when its
+//!   message is parsed or abandoned. After [`MAX_HANDSHAKE_DATAGRAMS`] datagrams the reader
+//!   stops.
+//! * **End.** The cleartext handshake of a direction ends at its first record of epoch > 0
+//!   (DTLS ≤ 1.2: change_cipher_spec is followed by the encrypted Finished, then application
+//!   data) or DTLS 1.3 unified header, and at a ServerHello selecting DTLS 1.3: DTLS 1.3
+//!   (RFC 9147 §5) encrypts everything after the ServerHello, certificates included, so for
+//!   DTLS 1.3 only the hellos are read. [`DtlsHandshake::is_done`] then tells the caller to
+//!   stop feeding.
 
 use std::iter::FusedIterator;
+
+use super::tls::{self, HandshakeTypes, MAX_CERTIFICATE_LEN, MAX_HELLO_LEN};
+use super::x509::{self, CertificateNames};
 
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
 pub const ALERT: u8 = 21;
@@ -64,6 +98,46 @@ pub const CERTIFICATE_VERIFY: u8 = 15;
 pub const CLIENT_KEY_EXCHANGE: u8 = 16;
 pub const FINISHED: u8 = 20;
 pub const KEY_UPDATE: u8 = 24;
+
+/// use_srtp extension type (RFC 5764 §4.1.1).
+pub const EXT_USE_SRTP: u16 = 14;
+// SRTP protection profiles (IANA "DTLS-SRTP Protection Profiles": RFC 5764 §4.1.2, RFC 7714
+// §14.2, RFC 8723 §6).
+pub const SRTP_AES128_CM_HMAC_SHA1_80: u16 = 0x0001;
+pub const SRTP_AES128_CM_HMAC_SHA1_32: u16 = 0x0002;
+pub const SRTP_NULL_HMAC_SHA1_80: u16 = 0x0005;
+pub const SRTP_NULL_HMAC_SHA1_32: u16 = 0x0006;
+pub const SRTP_AEAD_AES_128_GCM: u16 = 0x0007;
+pub const SRTP_AEAD_AES_256_GCM: u16 = 0x0008;
+pub const DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM: u16 = 0x0009;
+pub const DOUBLE_AEAD_AES_256_GCM_AEAD_AES_256_GCM: u16 = 0x000A;
+
+/// The registered name of an SRTP protection profile; `None` for values this module does not
+/// know (print them in hex).
+pub fn srtp_profile_name(profile: u16) -> Option<&'static str> {
+    Some(match profile {
+        SRTP_AES128_CM_HMAC_SHA1_80 => "SRTP_AES128_CM_HMAC_SHA1_80",
+        SRTP_AES128_CM_HMAC_SHA1_32 => "SRTP_AES128_CM_HMAC_SHA1_32",
+        SRTP_NULL_HMAC_SHA1_80 => "SRTP_NULL_HMAC_SHA1_80",
+        SRTP_NULL_HMAC_SHA1_32 => "SRTP_NULL_HMAC_SHA1_32",
+        SRTP_AEAD_AES_128_GCM => "SRTP_AEAD_AES_128_GCM",
+        SRTP_AEAD_AES_256_GCM => "SRTP_AEAD_AES_256_GCM",
+        DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM => "DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM",
+        DOUBLE_AEAD_AES_256_GCM_AEAD_AES_256_GCM => "DOUBLE_AEAD_AES_256_GCM_AEAD_AES_256_GCM",
+        _ => return None,
+    })
+}
+
+/// Disjoint byte runs tracked per reassembled message; more fragmentation than this (real
+/// stacks send a handful of fragments per message) abandons the message.
+pub const MAX_FRAGMENT_RANGES: usize = 16;
+/// Datagrams with DTLS records read per direction before [`DtlsHandshake`] stops; a handshake
+/// with retransmissions takes a dozen or so.
+pub const MAX_HANDSHAKE_DATAGRAMS: u32 = 64;
+/// Profiles kept from a ClientHello's use_srtp (browsers offer 2–4).
+const MAX_SRTP_PROFILES: usize = 16;
+/// TLS 1.2 / DTLS 1.2 Certificate body: list length (3), first certificate's length (3).
+const CERTIFICATE_LIST_HEADER_LEN: usize = 6;
 
 pub const RECORD_HEADER_LEN: usize = 13;
 pub const HANDSHAKE_HEADER_LEN: usize = 12;
@@ -266,6 +340,411 @@ pub fn handshake_header<'a>(record: &DtlsRecord<'a>) -> Option<HandshakeHeader<'
     })
 }
 
+/// Iterator over the handshake fragments of one record; see [`handshake_messages`].
+#[derive(Debug, Clone)]
+pub struct HandshakeMessages<'a> {
+    record: DtlsRecord<'a>,
+}
+
+impl<'a> Iterator for HandshakeMessages<'a> {
+    type Item = HandshakeHeader<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let header = handshake_header(&self.record)?;
+        let consumed = HANDSHAKE_HEADER_LEN.saturating_add(header.body.len());
+        self.record.fragment = self.record.fragment.get(consumed..).unwrap_or(&[]);
+        Some(header)
+    }
+}
+
+impl FusedIterator for HandshakeMessages<'_> {}
+
+/// Every handshake fragment of an epoch-0 handshake record (a record may hold several
+/// messages back to back, e.g. ServerHello, Certificate and ServerHelloDone), stopping at the
+/// first malformed one. Empty for other records.
+pub fn handshake_messages<'a>(record: &DtlsRecord<'a>) -> HandshakeMessages<'a> {
+    HandshakeMessages { record: *record }
+}
+
+/// What the auditor keeps from a DTLS ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DtlsClientHello {
+    /// client_version (`0xFEFD` DTLS 1.2, `0xFEFF` DTLS 1.0; DTLS 1.3 offers itself in
+    /// `supported_versions`).
+    pub version: u16,
+    /// server_name, lowercased (WebRTC clients send none).
+    pub sni: Option<String>,
+    /// ALPN protocol IDs (`webrtc`, `c-webrtc` per RFC 8833).
+    pub alpn: Vec<String>,
+    pub supported_versions: Vec<u16>,
+    /// use_srtp profiles offered, in the client's order ([`srtp_profile_name`]); empty without
+    /// use_srtp.
+    pub srtp_profiles: Vec<u16>,
+}
+
+/// What the auditor keeps from a DTLS ServerHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtlsServerHello {
+    /// From supported_versions when present (DTLS 1.3), else server_version.
+    pub version: u16,
+    pub cipher_suite: u16,
+    /// The SRTP profile the server selected in use_srtp; `None` without use_srtp (then the
+    /// DTLS session does not key SRTP).
+    pub srtp_profile: Option<u16>,
+}
+
+/// A handshake message being reassembled from fragments.
+#[derive(Debug)]
+struct Reassembly {
+    msg_type: u8,
+    message_seq: u16,
+    /// Length of the whole message.
+    length: u32,
+    /// Bytes needed from offset 0: the whole hello; for a Certificate, the list header and leaf
+    /// (bounded until the leaf's length is read).
+    target: usize,
+    leaf_known: bool,
+    /// Grows to the furthest byte written, at most `target`.
+    data: Vec<u8>,
+    /// Sorted, disjoint, non-adjacent covered runs `[start, end)`.
+    ranges: [(usize, usize); MAX_FRAGMENT_RANGES],
+    range_count: usize,
+}
+
+impl Reassembly {
+    fn new(msg_type: u8, message_seq: u16, length: u32) -> Self {
+        let length_usize = length as usize;
+        let target = if msg_type == CERTIFICATE {
+            length_usize.min(CERTIFICATE_LIST_HEADER_LEN.saturating_add(MAX_CERTIFICATE_LEN))
+        } else {
+            length_usize
+        };
+        Self {
+            msg_type,
+            message_seq,
+            length,
+            target,
+            leaf_known: false,
+            data: Vec::new(),
+            ranges: [(0, 0); MAX_FRAGMENT_RANGES],
+            range_count: 0,
+        }
+    }
+
+    /// Adds a fragment; `false` when the message must be abandoned (too fragmented, or a
+    /// Certificate whose leaf is too long or does not fit the message).
+    fn add(&mut self, offset: usize, body: &[u8]) -> bool {
+        let end = offset.saturating_add(body.len()).min(self.target);
+        if offset < end {
+            let wanted = body.get(..end - offset).unwrap_or(&[]);
+            if self.data.len() < end {
+                self.data.resize(end, 0);
+            }
+            if let Some(slot) = self.data.get_mut(offset..end) {
+                slot.copy_from_slice(wanted);
+            }
+            if !self.cover(offset, end) {
+                return false;
+            }
+        }
+        if self.msg_type == CERTIFICATE && !self.leaf_known {
+            if let (Some(&[a, b, c]), true) = (
+                self.data.get(3..CERTIFICATE_LIST_HEADER_LEN),
+                self.covered() >= CERTIFICATE_LIST_HEADER_LEN,
+            ) {
+                let leaf_len = u32::from_be_bytes([0, a, b, c]) as usize;
+                let leaf_end = CERTIFICATE_LIST_HEADER_LEN.saturating_add(leaf_len);
+                if leaf_len > MAX_CERTIFICATE_LEN || leaf_end > self.length as usize {
+                    return false;
+                }
+                self.leaf_known = true;
+                self.target = leaf_end;
+                self.data.truncate(leaf_end);
+            }
+        }
+        true
+    }
+
+    /// Records `[start, end)` as covered, merging runs; `false` when there are too many runs.
+    fn cover(&mut self, start: usize, end: usize) -> bool {
+        let (mut start, mut end) = (start, end);
+        let mut kept = [(0usize, 0usize); MAX_FRAGMENT_RANGES];
+        let mut count = 0;
+        let mut placed = false;
+        for &(run_start, run_end) in self.ranges.iter().take(self.range_count) {
+            if run_end < start || run_start > end {
+                // Disjoint and not adjacent: keep in order, placing the new run before the
+                // first run after it.
+                if run_start > end && !placed {
+                    let Some(slot) = kept.get_mut(count) else {
+                        return false;
+                    };
+                    *slot = (start, end);
+                    count += 1;
+                    placed = true;
+                }
+                let Some(slot) = kept.get_mut(count) else {
+                    return false;
+                };
+                *slot = (run_start, run_end);
+                count += 1;
+            } else {
+                start = start.min(run_start);
+                end = end.max(run_end);
+            }
+        }
+        if !placed {
+            let Some(slot) = kept.get_mut(count) else {
+                return false;
+            };
+            *slot = (start, end);
+            count += 1;
+        }
+        self.ranges = kept;
+        self.range_count = count;
+        true
+    }
+
+    /// Bytes covered contiguously from offset 0.
+    fn covered(&self) -> usize {
+        match self.ranges.first() {
+            Some(&(0, end)) if self.range_count > 0 => end,
+            _ => 0,
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.covered() >= self.target
+    }
+}
+
+/// Reads the cleartext handshake of one DTLS direction; see the module docs.
+#[derive(Debug, Default)]
+pub struct DtlsHandshake {
+    handshake_types: HandshakeTypes,
+    /// Types whose message was parsed or abandoned.
+    finished: HandshakeTypes,
+    client_hello: Option<DtlsClientHello>,
+    server_hello: Option<DtlsServerHello>,
+    certificate: Option<CertificateNames>,
+    /// At most one per type of ClientHello, ServerHello and Certificate.
+    pending: Vec<Reassembly>,
+    datagrams: u32,
+    done: bool,
+}
+
+impl DtlsHandshake {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads one datagram of this direction (not needed once [`Self::is_done`]; ignored then).
+    /// Datagrams without DTLS records are ignored.
+    pub fn on_datagram(&mut self, payload: &[u8]) {
+        if self.done {
+            return;
+        }
+        let mut walk = records(payload);
+        let mut any = false;
+        for record in walk.by_ref() {
+            any = true;
+            if record.epoch != 0 {
+                self.finish();
+                return;
+            }
+            for message in handshake_messages(&record) {
+                self.on_fragment(&message);
+                if self.done {
+                    return;
+                }
+            }
+        }
+        if walk
+            .remaining()
+            .first()
+            .copied()
+            .is_some_and(is_unified_header)
+        {
+            self.finish();
+            return;
+        }
+        if any {
+            self.datagrams = self.datagrams.saturating_add(1);
+            if self.datagrams >= MAX_HANDSHAKE_DATAGRAMS {
+                self.finish();
+            }
+        }
+    }
+
+    /// The first ClientHello of this direction that could be parsed.
+    pub fn client_hello(&self) -> Option<&DtlsClientHello> {
+        self.client_hello.as_ref()
+    }
+
+    pub fn server_hello(&self) -> Option<&DtlsServerHello> {
+        self.server_hello.as_ref()
+    }
+
+    /// The names in the leaf certificate this direction sent (the DTLS server's on the server
+    /// side; WebRTC clients send one too). Never available for DTLS 1.3.
+    pub fn certificate(&self) -> Option<&CertificateNames> {
+        self.certificate.as_ref()
+    }
+
+    /// Every handshake message type seen in clear in this direction.
+    pub fn handshake_types(&self) -> HandshakeTypes {
+        self.handshake_types
+    }
+
+    /// The cleartext handshake of this direction is over (or a bound was reached); further
+    /// datagrams are ignored, so the caller may stop feeding them.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        // Frees any half-reassembled message.
+        self.pending = Vec::new();
+    }
+
+    fn on_fragment(&mut self, fragment: &HandshakeHeader) {
+        let msg_type = fragment.msg_type;
+        if tls::handshake_type_name(msg_type) == "Unknown" {
+            return;
+        }
+        self.handshake_types.insert(msg_type);
+        let wanted = matches!(msg_type, CLIENT_HELLO | SERVER_HELLO | CERTIFICATE);
+        if !wanted || self.finished.contains(msg_type) {
+            return;
+        }
+        let offset = fragment.fragment_offset as usize;
+        let length = fragment.length as usize;
+        if msg_type != CERTIFICATE && length > MAX_HELLO_LEN {
+            self.finished.insert(msg_type);
+            return;
+        }
+        if offset == 0 && fragment.body.len() == length {
+            // The whole message in one fragment: parse in place.
+            self.pending.retain(|pending| pending.msg_type != msg_type);
+            self.finish_message(msg_type, fragment.body);
+            return;
+        }
+        let index = match self
+            .pending
+            .iter()
+            .position(|pending| pending.msg_type == msg_type)
+        {
+            Some(index) => {
+                let Some(pending) = self.pending.get_mut(index) else {
+                    return;
+                };
+                if pending.message_seq == fragment.message_seq {
+                    if pending.length != fragment.length {
+                        return; // inconsistent fragment; keep what we have
+                    }
+                } else if fragment.message_seq > pending.message_seq {
+                    *pending = Reassembly::new(msg_type, fragment.message_seq, fragment.length);
+                } else {
+                    return;
+                }
+                index
+            }
+            None => {
+                self.pending.push(Reassembly::new(
+                    msg_type,
+                    fragment.message_seq,
+                    fragment.length,
+                ));
+                self.pending.len() - 1
+            }
+        };
+        let Some(pending) = self.pending.get_mut(index) else {
+            return;
+        };
+        if !pending.add(offset, fragment.body) {
+            self.pending.swap_remove(index);
+            self.finished.insert(msg_type);
+            return;
+        }
+        if pending.is_complete() {
+            let message = std::mem::take(&mut pending.data);
+            self.pending.swap_remove(index);
+            self.finish_message(msg_type, &message);
+        }
+    }
+
+    fn finish_message(&mut self, msg_type: u8, message: &[u8]) {
+        self.finished.insert(msg_type);
+        match msg_type {
+            CLIENT_HELLO => self.client_hello = parse_client_hello(message),
+            SERVER_HELLO => {
+                self.server_hello = parse_server_hello(message);
+                if self
+                    .server_hello
+                    .is_some_and(|hello| hello.version == VERSION_DTLS_1_3)
+                {
+                    // DTLS 1.3 encrypts the rest of the handshake.
+                    self.finish();
+                }
+            }
+            CERTIFICATE => {
+                self.certificate = message
+                    .get(CERTIFICATE_LIST_HEADER_LEN..)
+                    .and_then(x509::parse_certificate);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parses a DTLS ClientHello body (after the 12-byte handshake header), with use_srtp.
+pub fn parse_client_hello(handshake_body: &[u8]) -> Option<DtlsClientHello> {
+    let mut srtp_profiles = Vec::new();
+    let hello = tls::parse_client_hello_with(handshake_body, true, |ext_type, data| {
+        if ext_type == EXT_USE_SRTP && srtp_profiles.is_empty() {
+            srtp_profiles = read_srtp_profiles(data, MAX_SRTP_PROFILES);
+        }
+    })?;
+    Some(DtlsClientHello {
+        version: hello.legacy_version,
+        sni: hello.sni,
+        alpn: hello.alpn,
+        supported_versions: hello.supported_versions,
+        srtp_profiles,
+    })
+}
+
+/// Parses a DTLS ServerHello body (after the 12-byte handshake header), with use_srtp.
+pub fn parse_server_hello(handshake_body: &[u8]) -> Option<DtlsServerHello> {
+    let mut srtp_profile = None;
+    let hello = tls::parse_server_hello_with(handshake_body, |ext_type, data| {
+        if ext_type == EXT_USE_SRTP && srtp_profile.is_none() {
+            srtp_profile = read_srtp_profiles(data, 1).first().copied();
+        }
+    })?;
+    Some(DtlsServerHello {
+        version: hello.selected_version,
+        cipher_suite: hello.cipher_suite,
+        srtp_profile,
+    })
+}
+
+/// `UseSRTPData`: `SRTPProtectionProfiles<2..2^16-1>` (u16 each), then an MKI we ignore.
+/// Lax: a truncated list yields the profiles that fit.
+fn read_srtp_profiles(data: &[u8], limit: usize) -> Vec<u16> {
+    let Some((&[hi, lo], rest)) = data.split_first_chunk::<2>() else {
+        return Vec::new();
+    };
+    let declared = usize::from(u16::from_be_bytes([hi, lo]));
+    let list = rest.get(..declared).unwrap_or(rest);
+    list.chunks_exact(2)
+        .take(limit)
+        .filter_map(|pair| <[u8; 2]>::try_from(pair).ok())
+        .map(u16::from_be_bytes)
+        .collect()
+}
+
 /// The msg_type of the first handshake message in an epoch-0 handshake record; `None` for other
 /// records, including epoch > 0 handshake records, which are encrypted (DTLS 1.2 Finished).
 pub fn handshake_type(record: &DtlsRecord) -> Option<u8> {
@@ -277,6 +756,27 @@ mod tests {
     use super::*;
     use crate::classify::testing::hex;
     use proptest::prelude::*;
+
+    /// nDPI stun_dtls_rtp.pcapng frame 3: Chrome's ClientHello to a Google Meet media server
+    /// (use_srtp offering 0x0001, 0x0008, 0x0007; no SNI, no ALPN).
+    const MEET_CLIENT_HELLO: &str = "16feff00000000000000000090010000840000000000000084fefd4bf46b94af3b20dcb7ca52337eef1b8b3b149996c9b35800d1e92a7fa8ab407d00000016c02bc02fcca9cca8c009c013c00ac014009c002f00350100004400170000ff01000100000a00080006001d00170018000b0002010000230000000d00140012040308040401050308050501080606010201000e0009000600010008000700";
+    /// Frame 4: the server's flight in one datagram: ServerHello (use_srtp 0x0008),
+    /// Certificate (self-signed `CN=hangouts`), ServerKeyExchange, CertificateRequest,
+    /// ServerHelloDone, each in its own record.
+    const MEET_SERVER_FLIGHT: &str = "16fefd00000000000000000050020000440000000000000044fefd638a06259c856f925ea407bdb332638c1caf299dfb70fa9512b619c8cefae58000c02f00001c00170000ff01000100000b0002010000230000000e0005000200080016fefd000000000000000102bd0b0002b100010000000002b10002ae0002ab308202a73082018fa003020102020900bcbaa3acd3d877fb300d06092a864886f70d01010b050030133111300f06035504030c0868616e676f757473301e170d3232313133303137333531385a170d3233313230313137333531385a30133111300f06035504030c0868616e676f75747330820122300d06092a864886f70d01010105000382010f003082010a0282010100ab5cb12d5e24a8d1dd90049e179c60ede05e72866413d1c42f70b22a79d5e6deeda18352e0e78685b7106cc3cd48348e9e69476ea75cc3a64426e42088354f2e521846cffab5e0f546b87de6e3f10a58bf79ac17a1f43ef391b02ddf073eeff54dfd4a91d1fb6d39c8e6080dc49cef5089fb3af3c45cb0313ce87b2374426ace0277b93e3b3d584266e76197ca632de39f3210fa1e79e8481e72f8c8f6d0ed5fe49a9c901af5cf4cf32ccaf5891b006092415e61696ef206fb6d5c3d7b405eb8836c0ceb98f4837b9327b52bb729de30086dd08e2c73c682abb021bb02675b085a90bded68a37acba736abdf0e933d04094790eb4d78ed7ff2b26c48d2f7d2df0203010001300d06092a864886f70d01010b050003820101002d15c7be609ddf02b290e1f2991da17bc3a2a7da4a20c990a1299fc7afc9aaaf88b24361e01796bc3cf87f041f9a0c331aee4e0866e7808e1d9afd8f90d182a6c0fe2c316ae12998f283b968a1c07667ddfe067803494acd127c8fc8e08df597928f9b0f2dd38ab4242f78a849f89a6a2a8ce5f7cb70d4b9a613de9df60c1bf1fe8995dfe10ff64f8e9de8b9c5a13b252f0c3834f083930858e0c3f0c6b6d749cd9901309ca1ee47f1e18ac77c5d8760e3b21b8e0154b4ac53e9ad17cce3cb8fac943c800bd1abc72064a6f20d6b6b51daeb87d1f7a5de479a66310f4707fa1990ece79a68e9edcf557f6c5c1640abd0af69b14a1ea0be600e583f753570a92b16fefd000000000000000201340c000128000200000000012803001d209b415659f0aac556e91c7b54083dd6764fde9130d6412c96f13c9b19a80cfa1e08040100910deec6a41bafb3a15b7bf76e68f9d1ce2f93bb13b568eac15ec719e1d8dab3e5026a602311b994d3bc7bb91af9b8ca59a99236ecd951e7fefe024ac1ae1eab7244feba8eec77951957b1f244a154c4ad988e4ad2d47ce43452a9ed17c1dbb2d583aa427861f2b046c757c57c74f92cd61025f37e03f67d8fb71683c1f86f7a1580f61424df7f080944545f9117f94fc81d030111c2558a709c95b033243bb4ccc3be10449516dd3f155a307126d8a59edfaab0e3aa1fce15c8e544753176e99e551b13f62762d7382f9fd36120a3f4fde9c47c1a9b40ea70236d9c754f1f34a20908fa1e6128880f2fdc78b61e0dcea2634f539f6111d18ecaba1996e5e29b16fefd000000000000000300250d00001900030000000000190201400012040308040401050308050501080606010201000016fefd0000000000000004000c0e0000000004000000000000";
+    /// Frame 6: the client's Certificate (`CN=WebRTC`), ClientKeyExchange, CertificateVerify,
+    /// ChangeCipherSpec and the encrypted Finished (epoch 1).
+    const MEET_CLIENT_FLIGHT: &str = "16fefd0000000000000001012b0b00011f000100000000011f00011c000119308201153081bca003020102020852e7da4252156951300a06082a8648ce3d0403023011310f300d06035504030c06576562525443301e170d3232313230313134303532355a170d3233303130313134303532355a3011310f300d06035504030c065765625254433059301306072a8648ce3d020106082a8648ce3d03010703420004dfeecc78187fdfe3d1d1b0f680fdca59b9cc8ed72fcfdd00905b7b7cf28d64cd4918021c24d6e05b85786878dde78bba0830f9ff9788676e58af88ca799bcbaf300a06082a8648ce3d040302034800304502201f3cc46359888bf50ce313883d429eab1533203995ffb0931a0e4601e40ddf12022100c721fb5f9df6697d194d74961635558f476843a73328597fdd27524567ae705316fefd0000000000000002002d100000210002000000000021200926311b3a40183533a16b1aa74e9adc6227f661a09cc89c341522678fc5be6a16fefd000000000000000300570f00004b000300000000004b040300473045022100c7b541ea6cde2ae7931f0f0aeaf387f48c2ff28839f5199d22e38a8527d48ad702200ef45f62c3389c30be59faec56b9a0c4b65871bce873a6eafce9a7f576bc435f14fefd000000000000000400010116fefd000100000000000000300001000000000000f7e79f73e3ef64a758776de5c7a199fff991058fd88389481dc109374285de43b9fce98b97aefa49";
+    /// nDPI dtls_certificate_fragments.pcap frames 4 and 5: ServerHello and a 1547-byte
+    /// Certificate split 1308 + 239 across two datagrams (leaf CN is a TeletexString).
+    const OPERA_FLIGHT_1: &str = "16feff00000000000000010042020000360001000000000036feff7b1bc9c8b5d63ebb8e1cbe4c2bb63526c9c4012d00b49fa23d29f8609da636c200003500000eff0100010000230000000f00010116feff000000000000000205280b00060b000200000000051c00060800060530820601308203e9a0030201020202010e300d06092a864886f70d01010b050030818a310b3009060355040613024e4f310d300b060355040813044f736c6f310d300b060355040713044f736c6f311b3019060355040a13124f7065726120536f6674776172652041534131123010060355040b13094f70657261204d6178311530130603550403130c4f70657261204d6178204341311530130603550429130c4f70657261204d6178204341301e170d3139303432353039353830365a170d3139303532353039353830365a3077310b3009060355040613024e4f310d300b060355040813044f736c6f310d300b060355040713044f736c6f311b3019060355040a13124f7065726120536f6674776172652041534131123010060355040b13094f70657261204d617831193017060355040314102a2e6f706572612d6d696e692e6e657430820122300d06092a864886f70d01010105000382010f003082010a0282010100e44f33e1ef57db97fd8343535864259422abd0a93b38cb2fec26ce4fe6c649c2fe5cedeffd90837a9bcae296e62072dc967168f3b9da80f0c48b2296678e933e0c87c0e71f24f1df68480fef8888beb8f405ea62c1ac1e4f0b238ee269433ab9bd44bbc3110e015f21d803b01fe23980554ba8614b8e10826059dd65514074447ba8d6c90b4a0caa285ed9d1314dbd77cc5d2c74ebba3b3416d9c9e37eddf8389a77213eb27b9a8abc9034dae92d234867fa6ae9ec336a5e2ed0d35efd69528904caa990575c02fcf067981d3bfeeb0d3173102a32226f292ee8b6cbd445bfbb02112bf417c3e5ca45c15c62f9265020b89ba33c2ecc5257c7e708ca980857650203010001a38201813082017d30090603551d1304023000301106096086480186f8420101040403020640302b06096086480186f842010d041e161c4f70657261204d617820536572766572204365727469666963617465301d0603551d0e04160414e8091c79d5cc64a24b12abe3c7e436bd74f86d213081bf0603551d230481b73081b48014b2a3cb39e5d900a9f6076893469917305f60e0cca18190a4818d30818a310b3009060355040613024e4f310d300b060355040813044f736c6f310d300b060355040713044f736c6f311b3019060355040a13124f7065726120536f6674776172652041534131123010060355040b13094f70657261204d6178311530130603550403130c4f70657261204d6178204341311530130603550429130c4f70657261204d6178204341820900cd2927019af4a3eb30130603551d25040c300a06082b06010505070301300b0603551d0f0404030205a0302d0603551d110426302482102a2e73616d73756e676d61782e636f6d82102a2e6f706572612d6d696e692e6e6574300d06092a864886f70d01010b050003820201002cc4c6b3b7dee63f387cf6e80a167fa0721a8dfbc83073faa00abdb83a0ac2c656dc02e6e837d1b0355cb31012e9f317f95f6b946e9ce1524370f036b781c386f56454ea36eb0f559c458e89bced0c9a7eed60e07269ab766dfe9ca3869eaa8a2b4385df1f85e18ced1f364852c529c577e601d5a4d17d841167da48caaa2098d0bd98919316d16ce9c263b355052c9d97b3a9f944931280a7437404ba3482830a784b998dbd0c7a6212a1b8945de8afab73d2c86a6d6e7c3b8f3ee857f6a96af23999cf3c5eb90262614555068a5d07a91219f5c7a3d3e3dfd66a51c5553ba355e15cd5b06b3c0897cfad02720e769afb0c9b640cd99763244ac0ea3a68401641e71e113c8d8772f0204dae9e721984b7";
+    const OPERA_FLIGHT_2: &str = "16feff000000000000000300fb0b00060b000200051c0000ef199670f2717feb322e6e64afc245920e455780255ae61566a2910e4497358db00e8e0947293b6e92b796e37f1d97d3a23dfa56244c531a06cce21d35042d74b0d9f48ea5e6bcaf54fe4056f7ec7cb0a6f6c640c6386d2d846008f6bea17ecc0d7ff5a4e200f5272ab6360ef64eeb535f8442ccd2eb2b900541dbceacc90c4e7e4abd0561d5740a11ce52c1f9a6a156466624318d64c73dd608316a2d9cf73825e0308e1d9473783947d8b637652998e88ce3bf0c8d95625f4961bd5bc550ef23f8cb0a95f44b6d2a95e32ddf77fabdeb5c8148169ccda30d230fa7a3c0464e559a68e0c15b99dc06c1dcc77adb4fe816feff0000000000000004000c0e0000000003000000000000";
+    /// nDPI stun_zoom.pcapng frames 38 and 39: the Zoom web client's 164-byte ClientHello split
+    /// 139 + 25 (ALPN `webrtc`, `c-webrtc`; four SRTP profiles).
+    const ZOOM_CLIENT_HELLO_1: &str = "16feff00000000000000030097010000a4000000000000008bfefd8c5ea109bd60671d3e4578d3008a8e049ea3838242f4229c1ec163f93efdc9d300000010c02bc02fcca9cca8c00ac009c013c0140100006a00170000ff01000100000a00080006001d00170018000b000201000010001200100677656272746308632d776562727463000d0020001e0403050306030203080408050806040105010601020104020502";
+    const ZOOM_CLIENT_HELLO_2: &str = "16feff00000000000000040025010000a4000000008b00001906020202001c00024000000e000b0008000700080001000200";
+    /// nDPI dtls.pcap frame 8: a DTLS 1.3 ServerHello (supported_versions 0xFEFC).
+    const DTLS13_SERVER_HELLO: &str = "16fefd00000000000000000083020000770000000000000077fefdcf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c00130100004f002b0002fefc002c00450043200103508e696274f267b049cd7dbbc20047a9d79be0fdb9bcaf3d1024286d1f581301cd0b21169620027f66e3eeed04050ef3a331df1e806a51ace304cfda5f1096f3";
 
     /// A DTLS 1.2 ClientHello as WebRTC sends it first: empty cookie, one cipher suite,
     /// use_srtp (14) offering SRTP_AES128_CM_HMAC_SHA1_80 (RFC 5764 §4.1.1).
@@ -434,6 +934,332 @@ mod tests {
         bad_fragment[24] = 0x45;
         let record = records(&bad_fragment).next().unwrap();
         assert_eq!(handshake_type(&record), None);
+    }
+
+    // ---- DtlsHandshake ----
+
+    fn feed(handshake: &mut DtlsHandshake, datagrams: &[&str]) {
+        for datagram in datagrams {
+            handshake.on_datagram(&hex(datagram));
+        }
+    }
+
+    fn type_names(handshake: &DtlsHandshake) -> Vec<&'static str> {
+        handshake.handshake_types().names().collect()
+    }
+
+    #[test]
+    fn real_meet_handshake() {
+        let mut client = DtlsHandshake::new();
+        feed(&mut client, &[MEET_CLIENT_HELLO]);
+        let hello = client.client_hello().unwrap();
+        assert_eq!(
+            (hello.version, hello.sni.as_deref(), hello.alpn.len()),
+            (VERSION_DTLS_1_2, None, 0)
+        );
+        assert_eq!(
+            hello.srtp_profiles,
+            [
+                SRTP_AES128_CM_HMAC_SHA1_80,
+                SRTP_AEAD_AES_256_GCM,
+                SRTP_AEAD_AES_128_GCM
+            ]
+        );
+        assert!(!client.is_done());
+
+        let mut server = DtlsHandshake::new();
+        feed(&mut server, &[MEET_SERVER_FLIGHT]);
+        assert_eq!(
+            server.server_hello(),
+            Some(&DtlsServerHello {
+                version: VERSION_DTLS_1_2,
+                cipher_suite: 0xc02f,
+                srtp_profile: Some(SRTP_AEAD_AES_256_GCM)
+            })
+        );
+        let names = server.certificate().unwrap();
+        assert_eq!(names.subject_cn.as_deref(), Some("hangouts"));
+        assert!(names.self_issued && names.dns_names.is_empty());
+        assert_eq!(
+            type_names(&server),
+            [
+                "ServerHello",
+                "Certificate",
+                "ServerKeyExchange",
+                "CertificateRequest",
+                "ServerHelloDone"
+            ]
+        );
+        assert!(!server.is_done());
+
+        // The client's second flight ends in epoch 1: done, with the client's certificate.
+        feed(&mut client, &[MEET_CLIENT_FLIGHT]);
+        assert!(client.is_done());
+        assert_eq!(
+            client.certificate().unwrap().subject_cn.as_deref(),
+            Some("WebRTC")
+        );
+        assert_eq!(
+            type_names(&client),
+            [
+                "ClientHello",
+                "Certificate",
+                "CertificateVerify",
+                "ClientKeyExchange"
+            ]
+        );
+        assert_eq!(
+            srtp_profile_name(SRTP_AEAD_AES_256_GCM),
+            Some("SRTP_AEAD_AES_256_GCM")
+        );
+        assert_eq!(srtp_profile_name(0x0003), None);
+    }
+
+    #[test]
+    fn real_fragmented_certificate_in_either_order() {
+        for order in [
+            [OPERA_FLIGHT_1, OPERA_FLIGHT_2],
+            [OPERA_FLIGHT_2, OPERA_FLIGHT_1],
+        ] {
+            let mut server = DtlsHandshake::new();
+            feed(&mut server, &order[..1]);
+            assert!(server.certificate().is_none());
+            feed(&mut server, &order[1..]);
+            let names = server.certificate().unwrap();
+            assert_eq!(names.subject_cn.as_deref(), Some("*.opera-mini.net"));
+            assert_eq!(names.subject_org.as_deref(), Some("Opera Software ASA"));
+            assert_eq!(names.issuer_cn.as_deref(), Some("Opera Max CA"));
+            assert_eq!(names.dns_names, ["*.samsungmax.com", "*.opera-mini.net"]);
+            assert!(server.pending.is_empty(), "the buffer is freed");
+            assert_eq!(server.server_hello().unwrap().srtp_profile, None);
+        }
+    }
+
+    #[test]
+    fn real_fragmented_client_hello() {
+        for order in [
+            [ZOOM_CLIENT_HELLO_1, ZOOM_CLIENT_HELLO_2],
+            [ZOOM_CLIENT_HELLO_2, ZOOM_CLIENT_HELLO_1],
+        ] {
+            let mut client = DtlsHandshake::new();
+            // A duplicate of a fragment changes nothing.
+            feed(&mut client, &[order[0], order[0]]);
+            assert!(client.client_hello().is_none());
+            feed(&mut client, &order[1..]);
+            let hello = client.client_hello().unwrap();
+            assert_eq!(hello.alpn, ["webrtc", "c-webrtc"]);
+            assert_eq!(hello.srtp_profiles, [7, 8, 1, 2]);
+        }
+    }
+
+    #[test]
+    fn dtls13_server_hello_ends_the_handshake() {
+        let mut server = DtlsHandshake::new();
+        feed(&mut server, &[DTLS13_SERVER_HELLO]);
+        assert_eq!(server.server_hello().unwrap().version, VERSION_DTLS_1_3);
+        assert!(server.is_done());
+        // A unified-header record also ends it.
+        let mut other = DtlsHandshake::new();
+        let mut datagram = hex("2f 12 34 0020");
+        datagram.extend_from_slice(&[0x77; 32]);
+        other.on_datagram(&datagram);
+        assert!(other.is_done() && other.handshake_types().is_empty());
+    }
+
+    #[test]
+    fn datagram_limit() {
+        let mut client = DtlsHandshake::new();
+        let datagram = hello_verify_request();
+        for _ in 0..MAX_HANDSHAKE_DATAGRAMS {
+            assert!(!client.is_done());
+            client.on_datagram(&datagram);
+        }
+        assert!(client.is_done());
+        // Not DTLS: not counted.
+        let mut other = DtlsHandshake::new();
+        for _ in 0..2 * MAX_HANDSHAKE_DATAGRAMS {
+            other.on_datagram(b"\x00\x01 not dtls");
+        }
+        assert!(!other.is_done());
+    }
+
+    #[test]
+    fn too_fragmented_message_is_abandoned() {
+        let body = certificate_body(&hex(super::x509::samples::HANGOUTS_DER));
+        let mut server = DtlsHandshake::new();
+        // One-byte fragments at every other offset: disjoint runs beyond the bound.
+        for offset in (0..2 * MAX_FRAGMENT_RANGES + 2).map(|i| i * 2) {
+            let fragment = handshake_fragment(CERTIFICATE, 1, &body, offset, 1);
+            server.on_datagram(&record(&fragment));
+        }
+        assert!(server.pending.is_empty());
+        // Abandoned for good: even the whole message is not read again.
+        let whole = handshake_fragment(CERTIFICATE, 1, &body, 0, body.len());
+        server.on_datagram(&record(&whole));
+        assert!(server.certificate().is_none());
+    }
+
+    /// A Certificate body (RFC 5246 §7.4.2) whose list holds `leaf` and a fake intermediate.
+    fn certificate_body(leaf: &[u8]) -> Vec<u8> {
+        let intermediate = vec![0x30; 700];
+        let mut list = Vec::new();
+        for der in [leaf, &intermediate[..]] {
+            list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(der);
+        }
+        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend_from_slice(&list);
+        body
+    }
+
+    /// One handshake fragment (12-byte header + bytes `offset..offset + len` of `body`).
+    fn handshake_fragment(
+        msg_type: u8,
+        message_seq: u16,
+        body: &[u8],
+        offset: usize,
+        len: usize,
+    ) -> Vec<u8> {
+        let mut out = vec![msg_type];
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(&message_seq.to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(&body[offset..offset + len]);
+        out
+    }
+
+    fn record(fragment: &[u8]) -> Vec<u8> {
+        serialise(&[(HANDSHAKE, VERSION_DTLS_1_2, 0, 1, fragment.to_vec())])
+    }
+
+    /// A DTLS ClientHello body with use_srtp and ALPN, padded to `padding` extra bytes.
+    fn client_hello_body(profiles: &[u16], padding: usize) -> Vec<u8> {
+        let mut body = hex("fefd");
+        body.extend_from_slice(&[0x42; 32]);
+        body.extend_from_slice(&hex("00 00 0002 c02b 01 00"));
+        let mut exts = Vec::new();
+        let mut srtp = ((profiles.len() * 2) as u16).to_be_bytes().to_vec();
+        for p in profiles {
+            srtp.extend_from_slice(&p.to_be_bytes());
+        }
+        srtp.push(0);
+        for (ext_type, data) in [
+            (EXT_USE_SRTP, srtp),
+            (16, hex("0007 06 776562727463")),
+            (21, vec![0; padding]),
+        ] {
+            exts.extend_from_slice(&ext_type.to_be_bytes());
+            exts.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            exts.extend_from_slice(&data);
+        }
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        body
+    }
+
+    proptest! {
+        #[test]
+        fn generated_fragmented_handshake_round_trips(
+            fragment_len in 1usize..1500,
+            second_fragment_len in 1usize..1500,
+            per_datagram in 1usize..5,
+            profiles in proptest::collection::vec(any::<u16>(), 1..6),
+            padding in 0usize..3000,
+            shuffle in any::<prop::sample::Index>(),
+            retransmit in any::<bool>(),
+        ) {
+            let leaf = hex(super::x509::samples::CLOUD_ZOOM_DER);
+            let certificate = certificate_body(&leaf);
+            let hello = client_hello_body(&profiles, padding);
+            // A flight split into fragments, optionally followed by a retransmission split
+            // differently (PMTU change), records packed into datagrams, datagrams rotated.
+            let mut fragments = Vec::new();
+            let splits: &[usize] = if retransmit {
+                &[fragment_len, second_fragment_len]
+            } else {
+                &[fragment_len]
+            };
+            for &split in splits {
+                for (msg_type, seq, body) in [(CLIENT_HELLO, 0u16, &hello), (CERTIFICATE, 1, &certificate)] {
+                    let mut offset = 0;
+                    while offset < body.len() {
+                        let len = split.min(body.len() - offset);
+                        fragments.push(handshake_fragment(msg_type, seq, body, offset, len));
+                        offset += len;
+                    }
+                }
+            }
+            // Stay below the datagram bound: tiny fragments are packed more densely.
+            let per_datagram = per_datagram.max(fragments.len().div_ceil(60));
+            let mut datagrams: Vec<Vec<u8>> = fragments
+                .chunks(per_datagram)
+                .map(|group| group.iter().flat_map(|f| record(f)).collect())
+                .collect();
+            let rotate = shuffle.index(datagrams.len());
+            datagrams.rotate_left(rotate);
+            let mut handshake = DtlsHandshake::new();
+            for datagram in &datagrams {
+                handshake.on_datagram(datagram);
+                prop_assert!(handshake.pending.len() <= 2);
+                for pending in &handshake.pending {
+                    prop_assert!(pending.data.len() <= pending.target);
+                }
+            }
+            let want_hello = parse_client_hello(&hello).unwrap();
+            prop_assert_eq!(handshake.client_hello(), Some(&want_hello));
+            prop_assert_eq!(&want_hello.srtp_profiles, &profiles);
+            let want_names = super::x509::parse_certificate(&leaf);
+            prop_assert_eq!(handshake.certificate(), want_names.as_ref());
+            prop_assert!(handshake.pending.is_empty());
+        }
+
+        #[test]
+        fn arbitrary_fragments_never_panic_and_stay_bounded(
+            fragments in proptest::collection::vec(
+                (prop_oneof![Just(CLIENT_HELLO), Just(SERVER_HELLO), Just(CERTIFICATE), any::<u8>()],
+                 0u16..3, 0usize..70_000, 0usize..70_000, proptest::collection::vec(any::<u8>(), 0..64)),
+                0..40),
+        ) {
+            let mut handshake = DtlsHandshake::new();
+            for (msg_type, seq, length, offset, bytes) in fragments {
+                let length = length.max(bytes.len());
+                let offset = offset.min(length - bytes.len());
+                let mut fragment = vec![msg_type];
+                fragment.extend_from_slice(&(length as u32).to_be_bytes()[1..]);
+                fragment.extend_from_slice(&seq.to_be_bytes());
+                fragment.extend_from_slice(&(offset as u32).to_be_bytes()[1..]);
+                fragment.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
+                fragment.extend_from_slice(&bytes);
+                handshake.on_datagram(&record(&fragment));
+                prop_assert!(handshake.pending.len() <= 3);
+                for pending in &handshake.pending {
+                    prop_assert!(pending.data.len() <= pending.target);
+                    prop_assert!(pending.target <= CERTIFICATE_LIST_HEADER_LEN + MAX_CERTIFICATE_LEN);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..20),
+        ) {
+            let mut handshake = DtlsHandshake::new();
+            for datagram in &datagrams {
+                handshake.on_datagram(datagram);
+            }
+        }
+
+        #[test]
+        fn truncated_real_datagrams(cut in any::<prop::sample::Index>(), which in 0usize..4) {
+            let datagram = hex([MEET_SERVER_FLIGHT, OPERA_FLIGHT_1, ZOOM_CLIENT_HELLO_1, MEET_CLIENT_FLIGHT][which]);
+            let cut = cut.index(datagram.len() + 1);
+            let mut handshake = DtlsHandshake::new();
+            handshake.on_datagram(&datagram[..cut]);
+            if let Some(names) = handshake.certificate() {
+                prop_assert!(names.subject_cn.is_some());
+            }
+        }
     }
 
     fn any_record() -> impl Strategy<Value = (u8, u16, u16, u64, Vec<u8>)> {

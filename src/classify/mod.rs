@@ -1,28 +1,43 @@
 //! Classify: what each packet is for, and which app each flow belongs to.
 //!
-//! Every packet of a flow gets one [`Role`]: `key_exchange` (TLS/DTLS handshakes, ZRTP, QUIC
-//! Initial/Handshake), `media` (RTP/RTCP, Zoom media), `signaling` (STUN/TURN control, Zoom
-//! control, TLS application data of a conferencing app) or `other`. Each flow collects the
-//! protocols seen, a hostname (TLS SNI, else a DNS answer seen earlier in the capture) and an app
-//! with the evidence that decided it.
+//! Every packet of a flow gets one [`Role`]: `key_exchange` (TLS/DTLS handshakes, QUIC
+//! Initial/Handshake, ZRTP, SIP messages whose SDP carries keys), `media` (RTP/RTCP, Zoom media),
+//! `signaling` (STUN/TURN control, SIP, Zoom control, TLS application data of a conferencing app)
+//! or `other`. Each flow collects the protocols seen, a hostname (TLS/QUIC SNI, else a DNS answer
+//! seen earlier in the capture), the media kinds it carries, and an app with the evidence that
+//! decided it and a confidence ([`evidence`]).
 //!
-//! Per-packet work is a first-byte demultiplexing step (RFC 7983 / RFC 9443) and a header peek in
-//! one dissector; nothing is allocated per packet. Strings are built once per flow (SNI) or once
-//! per DNS answer.
+//! The work is split by transport: [`datagram`] demultiplexes UDP payloads by their first byte
+//! (RFC 7983 / RFC 9443) into the dissectors, [`stream`] follows TCP (TLS, STUN over TCP, SIP,
+//! DNS). At the end of a capture, [`propagate`] passes labels between flows (addresses announced
+//! in STUN/TURN and SDP, servers an attributed flow used) and names each server's role.
+//!
+//! Per-packet work is a first-byte check and a header peek in one dissector; nothing is
+//! allocated per packet. Handshake parsing (TLS/DTLS/QUIC hellos, certificates) runs only until a
+//! flow's handshake is read, and strings are built once per flow or per DNS answer.
 //!
 //! RTP is never decided on one packet: random encrypted bytes start with 0x80–0xBF a quarter of
-//! the time. A flow direction's RTP candidates are held as *pending* until its
-//! [`rtp::RtpStreamTracker`] confirms a stream (stable SSRC, advancing sequence numbers), and only
-//! then counted as media, retroactively.
+//! the time. RTP candidates are held as *pending* until an [`rtp::RtpStreamTracker`] confirms
+//! their stream (stable SSRC, advancing sequence numbers), and only then counted as media,
+//! retroactively.
 
 pub mod app;
 mod crc;
+mod datagram;
+pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod evidence;
+pub mod gquic;
+mod propagate;
 pub mod quic;
+pub mod quic_initial;
 pub mod rtp;
+pub mod sip;
+mod stream;
 pub mod stun;
 pub mod tls;
+pub mod x509;
 pub mod zoom;
 pub mod zrtp;
 
@@ -33,8 +48,10 @@ use serde::Serialize;
 
 use crate::capture::Timestamp;
 use crate::decode::{DecodedPacket, Transport};
-use crate::flow::{Direction, Endpoint};
+use crate::flow::{Direction, Endpoint, Flow};
 use app::{AppCatalog, AppId};
+use datagram::PendingRtp;
+pub use evidence::{AppMatch, Confidence, EvidenceKind};
 
 /// What a packet carries, from the auditor's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -75,11 +92,13 @@ pub enum Protocol {
     Zrtp,
     Tls,
     Quic,
+    Sip,
+    Srtp,
     Zoom,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 10] = [
+    pub const ALL: [Protocol; 12] = [
         Protocol::Dns,
         Protocol::Stun,
         Protocol::Turn,
@@ -89,6 +108,8 @@ impl Protocol {
         Protocol::Zrtp,
         Protocol::Tls,
         Protocol::Quic,
+        Protocol::Sip,
+        Protocol::Srtp,
         Protocol::Zoom,
     ];
 
@@ -103,6 +124,8 @@ impl Protocol {
             Protocol::Zrtp => "zrtp",
             Protocol::Tls => "tls",
             Protocol::Quic => "quic",
+            Protocol::Sip => "sip",
+            Protocol::Srtp => "srtp",
             Protocol::Zoom => "zoom",
         }
     }
@@ -163,104 +186,150 @@ impl RoleCounts {
     }
 }
 
-/// How a flow's app was recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AppEvidence {
-    /// The TLS ClientHello's server name.
-    Sni,
-    /// A DNS answer earlier in the capture named the server's address.
-    DnsName,
-    /// The app's proprietary framing (e.g. Zoom's media encapsulation).
-    Framing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AppMatch {
-    pub app: AppId,
-    pub evidence: AppEvidence,
-    /// The packet that showed it.
-    pub packet: u64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostnameSource {
+    /// The server name in a TLS, DTLS or QUIC ClientHello.
     Sni,
+    /// A DNS answer earlier in the capture.
     Dns,
 }
+
+/// Kinds of media a flow carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+    ScreenShare,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 3] = [MediaKind::Audio, MediaKind::Video, MediaKind::ScreenShare];
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A small set of [`MediaKind`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaKinds(u8);
+
+impl MediaKinds {
+    pub fn insert(&mut self, kind: MediaKind) {
+        self.0 |= kind.bit();
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = MediaKind> {
+        MediaKind::ALL
+            .into_iter()
+            .filter(move |k| self.0 & k.bit() != 0)
+    }
+}
+
+/// What a flow's server is for, where the evidence says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerRole {
+    /// Zoom zone controller (`…zc.zoom.us`).
+    Zc,
+    /// Zoom multimedia router (`…mmr.zoom.us`).
+    Mmr,
+    /// Zoom web gateway (`…rwg.zoom.us`).
+    Rwg,
+    /// A TURN relay.
+    Relay,
+    /// A media server (SFU) the client sends media to.
+    Media,
+    /// The other participant of a peer-to-peer call.
+    Peer,
+    /// A server that only set up or controlled the call (TLS, STUN).
+    Control,
+}
+
+/// How a flow learned an address it announces to others (see [`propagate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced {
+    /// TURN XOR-PEER-ADDRESS: the peer a relay forwards to.
+    StunPeer,
+    /// TURN XOR-RELAYED-ADDRESS: the relay's allocated address.
+    StunRelayed,
+    /// An SDP `m=`/`c=` media address, with its media kind.
+    SdpMedia(Option<MediaKind>),
+}
+
+/// An address a flow's packets announced for later flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnnouncedAddress {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub how: Announced,
+    pub packet: u64,
+}
+
+/// How many packets of a Google QUIC flow are checked for its unencrypted handshake.
+const GQUIC_HANDSHAKE_PACKETS: u8 = 16;
+
+/// A certificate's subjectAltNames are app evidence only when there are at most this many.
+const MAX_TELLING_SANS: usize = 4;
+
+/// At most this many announced addresses are kept per flow.
+const MAX_ANNOUNCED_PER_FLOW: usize = 8;
 
 /// Up to this many addresses are remembered from DNS answers; later answers for new addresses
 /// are ignored, so a capture full of DNS cannot grow memory without bound.
 const MAX_RESOLVED_ADDRESSES: usize = 1 << 16;
 
-/// RTP candidates of one stream not yet confirmed (see the module docs).
-#[derive(Debug, Clone, Copy)]
-struct PendingStream {
-    ssrc: u32,
-    count: u64,
-    first: PacketRef,
-}
-
-/// Pending RTP candidates of one flow direction, per SSRC. Three slots, like the tracker's three
-/// streams: bundled audio, video and retransmission share one 5-tuple.
-#[derive(Debug, Clone, Copy, Default)]
-struct PendingRtp {
-    slots: [Option<PendingStream>; 3],
-}
-
-impl PendingRtp {
-    /// Holds one more candidate of `ssrc`. When every slot is taken by another stream, the
-    /// stream held longest is given up and returned: its packets were not RTP after all.
-    fn add(&mut self, ssrc: u32, at: PacketRef) -> Option<PendingStream> {
-        if let Some(stream) = self.slots.iter_mut().flatten().find(|s| s.ssrc == ssrc) {
-            stream.count += 1;
-            return None;
-        }
-        let new = PendingStream {
-            ssrc,
-            count: 1,
-            first: at,
-        };
-        if let Some(free) = self.slots.iter_mut().find(|slot| slot.is_none()) {
-            *free = Some(new);
-            return None;
-        }
-        let oldest = self
-            .slots
-            .iter_mut()
-            .min_by_key(|slot| slot.map_or(0, |s| s.first.number))?;
-        oldest.replace(new)
-    }
-
-    fn take(&mut self, ssrc: u32) -> Option<PendingStream> {
-        self.slots
-            .iter_mut()
-            .find(|slot| slot.is_some_and(|s| s.ssrc == ssrc))
-            .and_then(Option::take)
-    }
-
-    fn drain(&mut self) -> impl Iterator<Item = PendingStream> + '_ {
-        self.slots.iter_mut().filter_map(Option::take)
-    }
+/// Handshake facts worth reporting (from TLS, DTLS or QUIC).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandshakeFacts {
+    pub alpn: Vec<String>,
+    /// Leaf certificate subject, e.g. `CN=hangouts` (TLS ≤ 1.2 and DTLS ≤ 1.2 only).
+    pub certificate: Option<String>,
+    /// The DTLS-SRTP protection profile the server chose (RFC 5764).
+    pub srtp_profile: Option<u16>,
 }
 
 /// Everything classify keeps about one flow.
-#[derive(Debug)]
 pub struct FlowClass {
     pub roles: RoleCounts,
     pub protocols: Protocols,
     pub app: Option<AppMatch>,
     pub hostname: Option<(String, HostnameSource)>,
+    pub media_kinds: MediaKinds,
+    pub handshake: HandshakeFacts,
+    pub server_role: Option<ServerRole>,
+    /// Index (in the capture's flow list) of the flow whose SDP or STUN announced this one.
+    pub announced_by: Option<usize>,
+    pub announced: Vec<AnnouncedAddress>,
     rtp: [rtp::RtpStreamTracker; 2],
     pending_rtp: [PendingRtp; 2],
     turn_seen: bool,
     zoom_port: bool,
     zoom_p2p: bool,
+    /// A first Zoom P2P media packet, held until a second one confirms the flow.
+    zoom_p2p_pending: Option<PacketRef>,
     dns_port: bool,
-    /// TLS state, created on the first TCP payload; boxed because most flows are UDP.
+    sip_port: bool,
+    /// Handshake readers, created on a flow's first TLS, DTLS or QUIC packet and dropped once
+    /// the handshake has been read; boxed because most flows never need them.
     tls: Option<Box<[tls::TlsStream; 2]>>,
     not_tls: bool,
+    dtls: Option<Box<[dtls::DtlsHandshake; 2]>>,
+    quic: Option<Box<quic_initial::InitialAssembler>>,
+    /// Google QUIC: the version a client packet announced, and how many more packets may be
+    /// checked for the unencrypted handshake (each check hashes the packet).
+    gquic: Option<(u32, u8)>,
+}
+
+impl FlowClass {
+    /// Adds an address to announce, within the per-flow bound.
+    fn announce(&mut self, address: AnnouncedAddress) {
+        if self.announced.len() < MAX_ANNOUNCED_PER_FLOW && !self.announced.contains(&address) {
+            self.announced.push(address);
+        }
+    }
 }
 
 /// The classifier of one capture: the app catalog and the address → name map that DNS answers
@@ -283,30 +352,46 @@ impl<'c> Classifier<'c> {
     }
 
     /// State for a new flow. A server address named by an earlier DNS answer gives the flow its
-    /// hostname (and maybe its app) right away.
+    /// hostname (and maybe its app) right away; the app's published address ranges are the
+    /// weakest evidence and are checked here, once.
     pub fn new_flow(
         &self,
         client: &Endpoint,
         server: &Endpoint,
         transport: Transport,
     ) -> FlowClass {
+        let udp = transport == Transport::Udp;
         let mut flow = FlowClass {
             roles: RoleCounts::default(),
             protocols: Protocols::default(),
             app: None,
             hostname: None,
+            media_kinds: MediaKinds::default(),
+            handshake: HandshakeFacts::default(),
+            server_role: None,
+            announced_by: None,
+            announced: Vec::new(),
             rtp: Default::default(),
             pending_rtp: Default::default(),
             turn_seen: false,
-            zoom_port: transport == Transport::Udp
-                && (is_zoom_port(server.port) || is_zoom_port(client.port)),
+            zoom_port: udp && (is_zoom_port(server.port) || is_zoom_port(client.port)),
             zoom_p2p: false,
-            dns_port: server.port == 53 || server.port == 5353,
+            zoom_p2p_pending: None,
+            dns_port: matches!(server.port, 53 | 5353),
+            sip_port: matches!(server.port, 5060) || matches!(client.port, 5060),
             tls: None,
             not_tls: false,
+            dtls: None,
+            quic: None,
+            gquic: None,
         };
         if let Some(name) = self.resolved.get(&server.ip) {
             flow.hostname = Some((name.to_string(), HostnameSource::Dns));
+            self.attribute_by_name(&mut flow, None);
+        }
+        if let Some((app, list)) = self.catalog.match_ip(server.ip) {
+            let detail = format!("{} {}", self.app_id(app), list.date);
+            self.offer(&mut flow, app, EvidenceKind::IpList, detail, None);
         }
         flow
     }
@@ -320,66 +405,178 @@ impl<'c> Classifier<'c> {
         at: PacketRef,
     ) -> Role {
         let role = match packet.transport {
-            Transport::Udp => self.classify_udp(flow, direction, packet.payload, at),
-            Transport::Tcp => self.classify_tcp(flow, direction, packet, at),
+            Transport::Udp => self.classify_datagram(flow, direction, packet.payload, at),
+            Transport::Tcp => self.classify_segment(flow, direction, packet, at),
         };
         // `None` means the packet is a pending RTP candidate, counted once its stream is decided.
-        if let Some(role) = role {
-            flow.roles.add(role, 1, at);
-            if flow.app.is_none() {
-                self.attribute_app_by_hostname(flow, at.number);
+        match role {
+            Some(role) => {
+                flow.roles.add(role, 1, at);
+                role
             }
-            role
-        } else {
-            Role::Other
+            None => Role::Other,
         }
     }
 
-    /// Settles what is still open at the end of the capture: unconfirmed RTP candidates are
-    /// `other`, and a flow without a hostname takes one from DNS answers seen after it started.
+    /// Settles one flow at the end of the capture: unconfirmed RTP candidates are `other`, and a
+    /// flow without a hostname takes one from DNS answers seen after it started.
     pub fn finish(&self, flow: &mut FlowClass, server: &Endpoint) {
         for pending in &mut flow.pending_rtp {
             for stream in pending.drain() {
                 flow.roles.add(Role::Other, stream.count, stream.first);
             }
         }
+        if let Some(first) = flow.zoom_p2p_pending.take() {
+            flow.roles.add(Role::Other, 1, first);
+        }
         if flow.hostname.is_none() {
             if let Some(name) = self.resolved.get(&server.ip) {
                 flow.hostname = Some((name.to_string(), HostnameSource::Dns));
+                self.attribute_by_name(flow, None);
             }
         }
-        if flow.app.is_none() {
-            let first = flow.roles.first.iter().flatten().map(|p| p.number).min();
-            self.attribute_app_by_hostname(flow, first.unwrap_or(0));
+        if self.sni_names_another_service(flow) {
+            flow.app = None;
+        }
+        if flow.protocols.contains(Protocol::Rtp) && flow.protocols.contains(Protocol::Dtls) {
+            // RTP after a DTLS handshake on the same 5-tuple is DTLS-SRTP (RFC 5764).
+            flow.protocols.insert(Protocol::Srtp);
+        }
+        flow.tls = None;
+        flow.dtls = None;
+        flow.quic = None;
+    }
+
+    /// Attribution by AS number, the weakest evidence: the caller passes what the geo stage
+    /// found for the flow's server.
+    pub fn attribute_by_asn(&self, flow: &mut FlowClass, asn: u32) {
+        if matches!(flow.hostname, Some((_, HostnameSource::Sni))) && flow.app.is_none() {
+            // The flow's own server name named no app: see `sni_names_another_service`.
+            return;
+        }
+        if let Some(app) = self.catalog.match_asn(asn) {
+            self.offer(flow, app, EvidenceKind::Asn, format!("AS{asn}"), None);
         }
     }
 
-    fn attribute_app_by_hostname(&self, flow: &mut FlowClass, packet: u64) {
-        if let Some((name, source)) = &flow.hostname {
-            if let Some(app) = self.catalog.match_hostname(name) {
-                let evidence = match source {
-                    HostnameSource::Sni => AppEvidence::Sni,
-                    HostnameSource::Dns => AppEvidence::DnsName,
-                };
-                flow.app = Some(AppMatch {
-                    app,
-                    evidence,
-                    packet,
-                });
-            }
+    /// Passes labels between the flows of one capture and names server roles; see
+    /// [`propagate`]. Call after [`Classifier::finish`] on every flow.
+    /// `first_index` is the report index of `flows[0]`, for the flow numbers in evidence.
+    pub fn propagate(&self, flows: &mut [Flow<FlowClass>], first_index: usize) {
+        propagate::run(self, flows, first_index);
+    }
+
+    /// True when the flow's app rests only on its server's address (IP list, ASN) while its
+    /// own SNI names a server the catalog does not know. Clouds host many services on one
+    /// vendor's ranges (Teams' 52.112.0.0/14 also serves Microsoft telemetry): the name the
+    /// client asked for says which service this flow is, and outranks the address.
+    fn sni_names_another_service(&self, flow: &FlowClass) -> bool {
+        let weak = flow
+            .app
+            .as_ref()
+            .is_some_and(|m| matches!(m.kind, EvidenceKind::IpList | EvidenceKind::Asn));
+        weak && matches!(&flow.hostname, Some((name, HostnameSource::Sni)) if self.catalog.match_hostname(name).is_none())
+    }
+
+    fn app_id(&self, app: AppId) -> &str {
+        self.catalog.get(app).map_or("?", |a| a.id.as_str())
+    }
+
+    fn offer(
+        &self,
+        flow: &mut FlowClass,
+        app: AppId,
+        kind: EvidenceKind,
+        detail: String,
+        packet: Option<u64>,
+    ) {
+        evidence::offer(
+            &mut flow.app,
+            AppMatch {
+                app,
+                kind,
+                detail,
+                packet,
+            },
+        );
+    }
+
+    /// Attribution from the flow's hostname (SNI or DNS name).
+    fn attribute_by_name(&self, flow: &mut FlowClass, packet: Option<u64>) {
+        let Some((name, source)) = &flow.hostname else {
+            return;
+        };
+        if let Some(app) = self.catalog.match_hostname(name) {
+            let kind = match source {
+                HostnameSource::Sni => EvidenceKind::Sni,
+                HostnameSource::Dns => EvidenceKind::DnsName,
+            };
+            let detail = name.clone();
+            self.offer(flow, app, kind, detail, packet);
         }
     }
 
-    fn attribute_app_by_framing(&self, flow: &mut FlowClass, protocol: Protocol, packet: u64) {
-        if flow.app.is_none() {
-            if let Some(app) = self.catalog.match_protocol(protocol) {
-                flow.app = Some(AppMatch {
-                    app,
-                    evidence: AppEvidence::Framing,
-                    packet,
-                });
-            }
+    /// Records a server name from a ClientHello (TLS, DTLS or QUIC) and attributes by it.
+    fn server_name_seen(&self, flow: &mut FlowClass, sni: &str, packet: u64) {
+        if matches!(flow.hostname, Some((_, HostnameSource::Sni))) {
+            return;
         }
+        flow.hostname = Some((sni.to_string(), HostnameSource::Sni));
+        self.attribute_by_name(flow, Some(packet));
+    }
+
+    /// What a TLS, DTLS or QUIC handshake reader has found so far.
+    fn handshake_read(
+        &self,
+        flow: &mut FlowClass,
+        sni: Option<String>,
+        alpn: Option<Vec<String>>,
+        certificate: Option<x509::CertificateNames>,
+        at: PacketRef,
+    ) {
+        if let Some(sni) = sni {
+            self.server_name_seen(flow, &sni, at.number);
+        }
+        if let Some(alpn) = alpn.filter(|_| flow.handshake.alpn.is_empty()) {
+            flow.handshake.alpn = alpn;
+        }
+        if let Some(names) = certificate {
+            self.certificate_seen(flow, &names, at.number);
+        }
+    }
+
+    /// Records a certificate's names and attributes by them.
+    fn certificate_seen(&self, flow: &mut FlowClass, names: &x509::CertificateNames, packet: u64) {
+        if flow.handshake.certificate.is_some() {
+            return;
+        }
+        let subject = match (&names.subject_cn, &names.subject_org) {
+            (Some(cn), _) => format!("CN={cn}"),
+            (None, Some(org)) => format!("O={org}"),
+            (None, None) => return,
+        };
+        // A certificate shared by many services (dozens of SANs: `*.skype.com` next to
+        // `*.events.data.microsoft.com`) says little about which one this flow is: its SANs
+        // count only when there are few of them.
+        let sans = names
+            .dns_names
+            .iter()
+            .filter(|_| names.dns_names.len() <= MAX_TELLING_SANS);
+        let matched = names
+            .subject_cn
+            .iter()
+            .chain(sans)
+            .find_map(|name| self.catalog.match_certificate_name(name));
+        if let Some(app) = matched {
+            self.offer(
+                flow,
+                app,
+                EvidenceKind::Certificate,
+                subject.clone(),
+                Some(packet),
+            );
+        }
+        flow.handshake.certificate = Some(subject);
     }
 
     fn remember_name(&mut self, address: IpAddr, name: &str) {
@@ -387,234 +584,6 @@ impl<'c> Classifier<'c> {
             // The first name wins: later answers for the same address are usually CDN aliases.
             self.resolved.entry(address).or_insert_with(|| name.into());
         }
-    }
-
-    fn classify_udp(
-        &mut self,
-        flow: &mut FlowClass,
-        direction: Direction,
-        payload: &[u8],
-        at: PacketRef,
-    ) -> Option<Role> {
-        if flow.dns_port {
-            if dns::looks_like_dns(payload) {
-                flow.protocols.insert(Protocol::Dns);
-                if direction == Direction::ToClient {
-                    dns::parse_response(payload, |address, name| self.remember_name(address, name));
-                }
-            }
-            return Some(Role::Other);
-        }
-        // Zoom's own framing shares the first-byte ranges of STUN (0x01–0x03), so strict STUN is
-        // tried first; on Zoom's ports whatever is not STUN, DTLS or RTP is Zoom's protocol.
-        if flow.zoom_port && stun::parse_header(payload).is_none() {
-            if let Some(packet) = zoom::parse_server_mode(payload) {
-                flow.protocols.insert(Protocol::Zoom);
-                self.attribute_app_by_framing(flow, Protocol::Zoom, at.number);
-                return Some(match packet {
-                    zoom::ZoomPacket::Media { .. } => Role::Media,
-                    zoom::ZoomPacket::Control { .. } => Role::Signaling,
-                });
-            }
-        }
-        if zoom::is_p2p_setup(payload) {
-            flow.zoom_p2p = true;
-            flow.protocols.insert(Protocol::Zoom);
-            self.attribute_app_by_framing(flow, Protocol::Zoom, at.number);
-            return Some(Role::Signaling);
-        }
-        if flow.zoom_p2p {
-            if let Some(zoom::ZoomPacket::Media { .. }) = zoom::parse_p2p(payload) {
-                return Some(Role::Media);
-            }
-        }
-        self.demultiplex(flow, direction, payload, at, true)
-    }
-
-    /// RFC 7983 / RFC 9443 first-byte demultiplexing of one datagram (or of the payload a TURN
-    /// relay carries, when `may_recurse`).
-    fn demultiplex(
-        &mut self,
-        flow: &mut FlowClass,
-        direction: Direction,
-        payload: &[u8],
-        at: PacketRef,
-        may_recurse: bool,
-    ) -> Option<Role> {
-        let Some(&first_byte) = payload.first() else {
-            return Some(Role::Other);
-        };
-        match first_byte {
-            0..=3 => {
-                let Some(header) = stun::parse_header(payload) else {
-                    return Some(Role::Other);
-                };
-                flow.protocols.insert(Protocol::Stun);
-                if may_recurse && zoom::is_zoom_stun(payload) {
-                    // Zoom's clients send classic STUN with its own attribute (facts-zoom §2.6).
-                    flow.protocols.insert(Protocol::Zoom);
-                    self.attribute_app_by_framing(flow, Protocol::Zoom, at.number);
-                }
-                let method = header.method();
-                if stun::is_turn_method(method) {
-                    flow.turn_seen = true;
-                    flow.protocols.insert(Protocol::Turn);
-                    if may_recurse {
-                        if let Some(data) = stun::data_attribute(payload) {
-                            return self.demultiplex(flow, direction, data, at, false);
-                        }
-                    }
-                }
-                Some(Role::Signaling)
-            }
-            16..=19 => match zrtp::parse(payload) {
-                Some(_) => {
-                    flow.protocols.insert(Protocol::Zrtp);
-                    Some(Role::KeyExchange)
-                }
-                None => Some(Role::Other),
-            },
-            20..=63 => {
-                // A DTLS 1.3 unified header has too little structure to trust on its own (GTP-U,
-                // for one, starts with 0x30); it only continues a flow that began with a
-                // plaintext DTLS handshake.
-                let unified = dtls::is_unified_header(first_byte);
-                if !dtls::looks_like_dtls(payload)
-                    || (unified && !flow.protocols.contains(Protocol::Dtls))
-                {
-                    return Some(Role::Other);
-                }
-                flow.protocols.insert(Protocol::Dtls);
-                let mut role = Role::Other;
-                for record in dtls::records(payload) {
-                    match record.content_type {
-                        dtls::HANDSHAKE | dtls::CHANGE_CIPHER_SPEC => {
-                            return Some(Role::KeyExchange)
-                        }
-                        dtls::ALERT => role = Role::Signaling,
-                        _ => {}
-                    }
-                }
-                Some(role)
-            }
-            64..=79 if may_recurse && flow.turn_seen => match stun::parse_channel_data(payload) {
-                Some((_channel, data)) => self.demultiplex(flow, direction, data, at, false),
-                None => Some(Role::Other),
-            },
-            128..=191 => self.rtp_or_rtcp(flow, direction, payload, at),
-            192..=255 => match quic::parse_long_header(payload) {
-                Some(header) => {
-                    flow.protocols.insert(Protocol::Quic);
-                    Some(if header.is_key_exchange() {
-                        Role::KeyExchange
-                    } else {
-                        Role::Other
-                    })
-                }
-                None => Some(Role::Other),
-            },
-            _ => Some(Role::Other),
-        }
-    }
-
-    fn rtp_or_rtcp(
-        &mut self,
-        flow: &mut FlowClass,
-        direction: Direction,
-        payload: &[u8],
-        at: PacketRef,
-    ) -> Option<Role> {
-        if payload.get(1).is_some_and(|&b| rtp::is_rtcp_packet_type(b)) {
-            return match rtp::parse_rtcp(payload) {
-                Some(_) => {
-                    flow.protocols.insert(Protocol::Rtcp);
-                    Some(Role::Media)
-                }
-                None => Some(Role::Other),
-            };
-        }
-        let Some(header) = rtp::parse_rtp(payload) else {
-            return Some(Role::Other);
-        };
-        let d = direction.index();
-        match flow.rtp[d].observe(&header) {
-            rtp::RtpVerdict::Confirmed => {
-                flow.protocols.insert(Protocol::Rtp);
-                if let Some(stream) = flow.pending_rtp[d].take(header.ssrc) {
-                    flow.roles.add(Role::Media, stream.count, stream.first);
-                }
-                Some(Role::Media)
-            }
-            rtp::RtpVerdict::Candidate => {
-                if let Some(stale) = flow.pending_rtp[d].add(header.ssrc, at) {
-                    flow.roles.add(Role::Other, stale.count, stale.first);
-                }
-                None
-            }
-            rtp::RtpVerdict::NotRtp => Some(Role::Other),
-        }
-    }
-
-    fn classify_tcp(
-        &mut self,
-        flow: &mut FlowClass,
-        direction: Direction,
-        packet: &DecodedPacket<'_>,
-        at: PacketRef,
-    ) -> Option<Role> {
-        let Some(segment) = packet.tcp else {
-            return Some(Role::Other);
-        };
-        let payload = packet.payload;
-        if flow.dns_port {
-            if let Some(message) = dns::strip_tcp_length(payload) {
-                flow.protocols.insert(Protocol::Dns);
-                if direction == Direction::ToClient {
-                    dns::parse_response(message, |address, name| self.remember_name(address, name));
-                }
-            }
-            return Some(Role::Other);
-        }
-        if flow.not_tls {
-            return Some(Role::Other);
-        }
-        let streams = flow.tls.get_or_insert_with(Default::default);
-        let stream = &mut streams[direction.index()];
-        if segment.syn {
-            stream.set_initial_sequence(segment.sequence.wrapping_add(1));
-        }
-        if payload.is_empty() {
-            return Some(Role::Other);
-        }
-        let summary = stream.on_segment(segment.sequence, payload);
-        if summary.not_tls {
-            flow.not_tls = true;
-            flow.tls = None;
-            return Some(Role::Other);
-        }
-        let role = if summary.handshake || summary.change_cipher_spec {
-            flow.protocols.insert(Protocol::Tls);
-            Role::KeyExchange
-        } else if summary.application_data && flow.app.is_some() {
-            Role::Signaling
-        } else {
-            Role::Other
-        };
-        if direction == Direction::ToServer
-            && !matches!(flow.hostname, Some((_, HostnameSource::Sni)))
-        {
-            if let Some(sni) = stream.client_hello().and_then(|hello| hello.sni.as_deref()) {
-                flow.hostname = Some((sni.to_string(), HostnameSource::Sni));
-                // The SNI outranks a name learned from DNS.
-                if flow.app.is_some_and(|m| m.evidence == AppEvidence::DnsName)
-                    || flow.app.is_none()
-                {
-                    flow.app = None;
-                    self.attribute_app_by_hostname(flow, at.number);
-                }
-            }
-        }
-        Some(role)
     }
 }
 

@@ -4,7 +4,9 @@
 //! Long-header packets are the ones that carry the TLS 1.3 handshake (Initial, Handshake), so
 //! they are where QUIC key exchange shows up on the wire; short-header packets are 1-RTT
 //! application data. This module reads the version-independent framing (RFC 8999) and the
-//! per-version type bits; it does not remove header protection or decrypt Initials.
+//! per-version type bits. Removing header protection and decrypting client Initials, to read
+//! the ClientHello's SNI, is [`super::quic_initial`]'s job; [`parse_long_packet`] gives it the
+//! layout (connection IDs, packet number offset, packet length) it starts from.
 //!
 //! # Checks
 //!
@@ -74,31 +76,40 @@ pub fn is_supported_version(version: u32) -> bool {
 
 /// Recognises a QUIC long-header packet at the start of `payload` (see the module docs).
 pub fn parse_long_header(payload: &[u8]) -> Option<QuicLongHeader> {
-    parse_layout(payload).map(|layout| layout.header)
+    parse_long_packet(payload).map(|packet| packet.header)
 }
 
 /// The destination and source connection IDs of a long-header packet. The client's first DCID
 /// is the input of the Initial key derivation (RFC 9001 §5.2), so a caller that decrypts
 /// Initials to read the SNI starts here.
 pub fn connection_ids(payload: &[u8]) -> Option<(&[u8], &[u8])> {
-    parse_layout(payload).map(|layout| (layout.destination_cid, layout.source_cid))
+    parse_long_packet(payload).map(|packet| (packet.destination_cid, packet.source_cid))
 }
 
 /// Bytes taken by this long-header packet: up to the end of its Length for Initial, 0-RTT and
 /// Handshake (another packet may be coalesced after it, RFC 9000 §12.2), the whole datagram for
 /// Retry and version negotiation.
 pub fn long_packet_len(payload: &[u8]) -> Option<usize> {
-    parse_layout(payload).map(|layout| layout.packet_len)
+    parse_long_packet(payload).map(|packet| packet.packet_len)
 }
 
-struct LongHeaderLayout<'a> {
-    header: QuicLongHeader,
-    destination_cid: &'a [u8],
-    source_cid: &'a [u8],
-    packet_len: usize,
+/// The layout of one long-header packet at the start of a datagram, as far as it can be read
+/// without keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongPacket<'a> {
+    pub header: QuicLongHeader,
+    pub destination_cid: &'a [u8],
+    pub source_cid: &'a [u8],
+    /// Where the (still protected) packet number starts: Initial, 0-RTT and Handshake only.
+    /// Header protection samples 16 bytes from 4 bytes after it (RFC 9001 §5.4.2).
+    pub packet_number_offset: Option<usize>,
+    /// Bytes taken by the packet, as [`long_packet_len`] gives them; never more than the
+    /// datagram.
+    pub packet_len: usize,
 }
 
-fn parse_layout(payload: &[u8]) -> Option<LongHeaderLayout<'_>> {
+/// Reads the long-header packet at the start of `payload` (see the module docs for the checks).
+pub fn parse_long_packet(payload: &[u8]) -> Option<LongPacket<'_>> {
     let (&first, after_first) = payload.split_first()?;
     if first & HEADER_FORM_BIT == 0 {
         return None;
@@ -110,13 +121,14 @@ fn parse_layout(payload: &[u8]) -> Option<LongHeaderLayout<'_>> {
 
     if version == VERSION_NEGOTIATION {
         let versions_fit = !after_scid.is_empty() && after_scid.len() % 4 == 0;
-        return versions_fit.then_some(LongHeaderLayout {
+        return versions_fit.then_some(LongPacket {
             header: QuicLongHeader {
                 version,
                 packet_type: QuicPacketType::VersionNegotiation,
             },
             destination_cid,
             source_cid,
+            packet_number_offset: None,
             packet_len: payload.len(),
         });
     }
@@ -124,30 +136,33 @@ fn parse_layout(payload: &[u8]) -> Option<LongHeaderLayout<'_>> {
         return None;
     }
     let packet_type = packet_type(version, (first >> 4) & 0b11);
-    let packet_len = match packet_type {
+    let (packet_number_offset, packet_len) = match packet_type {
         QuicPacketType::Retry => {
             if after_scid.len() < RETRY_INTEGRITY_TAG_LEN {
                 return None;
             }
-            payload.len()
+            (None, payload.len())
         }
         QuicPacketType::Initial => {
             let (token_len, after_token_len) = read_varint(after_scid)?;
             let after_token = after_token_len.get(usize::try_from(token_len).ok()?..)?;
-            protected_packet_end(payload, after_token)?
+            let (number_offset, end) = protected_packet_bounds(payload, after_token)?;
+            (Some(number_offset), end)
         }
         QuicPacketType::ZeroRtt | QuicPacketType::Handshake => {
-            protected_packet_end(payload, after_scid)?
+            let (number_offset, end) = protected_packet_bounds(payload, after_scid)?;
+            (Some(number_offset), end)
         }
         QuicPacketType::VersionNegotiation => return None,
     };
-    Some(LongHeaderLayout {
+    Some(LongPacket {
         header: QuicLongHeader {
             version,
             packet_type,
         },
         destination_cid,
         source_cid,
+        packet_number_offset,
         packet_len,
     })
 }
@@ -162,8 +177,8 @@ fn packet_type(version: u32, type_bits: u8) -> QuicPacketType {
 }
 
 /// Reads the Length varint at `at_length` (a suffix of `payload`) and returns where the packet
-/// ends, if the length is plausible and fits.
-fn protected_packet_end(payload: &[u8], at_length: &[u8]) -> Option<usize> {
+/// number starts and where the packet ends, if the length is plausible and fits.
+fn protected_packet_bounds(payload: &[u8], at_length: &[u8]) -> Option<(usize, usize)> {
     let (length, after_length) = read_varint(at_length)?;
     if length < MIN_PROTECTED_LEN {
         return None;
@@ -173,7 +188,7 @@ fn protected_packet_end(payload: &[u8], at_length: &[u8]) -> Option<usize> {
         return None;
     }
     let header_len = payload.len() - after_length.len();
-    Some(header_len + length)
+    Some((header_len, header_len + length))
 }
 
 fn connection_id(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -185,7 +200,8 @@ fn connection_id(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// A QUIC variable-length integer (RFC 9000 §16): the two top bits give its size, 1–8 bytes.
-fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+/// Returns the value and the bytes after it.
+pub fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (&first, _) = bytes.split_first()?;
     let (encoded, rest) = bytes.split_at_checked(1 << (first >> 6))?;
     let value = encoded
@@ -224,6 +240,10 @@ mod tests {
         );
         assert!(header.is_key_exchange());
         assert_eq!(long_packet_len(&packet), Some(1200));
+        // The packet number follows the 2-byte Length 0x449e.
+        let layout = parse_long_packet(&packet).unwrap();
+        assert_eq!(layout.packet_number_offset, Some(18));
+        assert_eq!(layout.packet_len, 1200);
         assert_eq!(
             connection_ids(&packet),
             Some((&hex("8394c8f03e515708")[..], &[][..]))
@@ -459,6 +479,12 @@ mod tests {
             );
             if built.packet_type != QuicPacketType::Retry {
                 prop_assert_eq!(long_packet_len(&datagram), Some(packet_len));
+                // The packet number is where the protected bytes start.
+                let layout = parse_long_packet(&datagram).unwrap();
+                prop_assert_eq!(
+                    layout.packet_number_offset,
+                    Some(packet_len - built.protected.len())
+                );
             }
         }
 

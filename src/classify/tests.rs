@@ -205,7 +205,11 @@ fn webrtc_roles_stun_dtls_rtp() {
     assert_eq!(flow.roles.first(Role::Media).unwrap().number, 3);
     assert_eq!(flow.roles.first(Role::KeyExchange).unwrap().number, 2);
     let protocols: Vec<&str> = flow.protocols.iter().map(Protocol::as_str).collect();
-    assert_eq!(protocols, ["stun", "dtls", "rtp"]);
+    assert_eq!(
+        protocols,
+        ["stun", "dtls", "rtp", "srtp"],
+        "RTP after DTLS is DTLS-SRTP"
+    );
     assert!(flow.app.is_none());
 }
 
@@ -247,9 +251,9 @@ fn zoom_server_media_is_media_and_names_the_app() {
     );
     assert_eq!(role, Role::Media);
     assert!(flow.protocols.contains(Protocol::Zoom));
-    let app = flow.app.unwrap();
+    let app = flow.app.clone().unwrap();
     assert_eq!(h.catalog.get(app.app).unwrap().id, "zoom");
-    assert_eq!((app.evidence, app.packet), (AppEvidence::Framing, 7));
+    assert_eq!((app.kind, app.packet), (EvidenceKind::Framing, Some(7)));
 }
 
 #[test]
@@ -257,7 +261,8 @@ fn zoom_framing_is_not_trusted_off_its_ports() {
     let h = Harness::new();
     let mut classifier = Classifier::new(&h.catalog);
     let client = endpoint(CLIENT, 58327);
-    let server = endpoint("144.195.52.3", 9000);
+    // An address outside Zoom's published ranges, so only the framing could name the app.
+    let server = endpoint("203.0.113.5", 9000);
     let mut flow = classifier.new_flow(&client, &server, Transport::Udp);
     let packet = zoom_server_video();
     assert_eq!(
@@ -270,6 +275,7 @@ fn zoom_framing_is_not_trusted_off_its_ports() {
         Role::Other
     );
     assert!(flow.app.is_none());
+    assert!(!flow.protocols.contains(Protocol::Zoom));
 }
 
 #[test]
@@ -309,9 +315,10 @@ fn tls_client_hello_gives_key_exchange_hostname_and_app() {
         flow.hostname,
         Some(("zoombj81mmr.cloud.zoom.us".to_string(), HostnameSource::Sni))
     );
-    let app = flow.app.unwrap();
+    let app = flow.app.clone().unwrap();
     assert_eq!(h.catalog.get(app.app).unwrap().id, "zoom");
-    assert_eq!(app.evidence, AppEvidence::Sni);
+    assert_eq!(app.kind, EvidenceKind::Sni);
+    assert_eq!(app.text("tls"), "tls sni zoombj81mmr.cloud.zoom.us");
     // Application data of a Zoom flow is signaling.
     let app_data = [0x17, 0x03, 0x03, 0x00, 0x04, 1, 2, 3, 4];
     let next = 1001 + hello.len() as u32;
@@ -377,8 +384,8 @@ fn dns_answers_name_later_flows() {
     );
     let syn = segment(client, server, 5, true, &[]);
     classifier.classify(&mut flow, Direction::ToServer, &syn, at(2));
-    let app = flow.app.unwrap();
-    assert_eq!(app.evidence, AppEvidence::DnsName);
+    let app = flow.app.clone().unwrap();
+    assert_eq!(app.kind, EvidenceKind::DnsName);
 
     // An address that was never resolved has no name.
     let other = endpoint("1.1.1.1", 443);

@@ -8,8 +8,14 @@
 //!
 //! Per packet: which record content types it carries (handshake = key exchange, application
 //! data = encrypted traffic, alerts, change_cipher_spec). Per flow: the ClientHello's SNI,
-//! ALPN and offered versions, and the ServerHello's version and cipher suite. Everything after
-//! the hellos is encrypted, so nothing else is parsed.
+//! ALPN and offered versions, the ServerHello's version and cipher suite, the handshake message
+//! types seen, and, up to TLS 1.2, the names in the leaf certificate of the Certificate
+//! message ([`super::x509`]): strong evidence of which service the server belongs to.
+//!
+//! TLS 1.3 (RFC 8446 §4.3–4.4) encrypts everything after the ServerHello, certificates
+//! included, so for a TLS 1.3 connection only the hellos are read: the handshake walk stops at
+//! a ServerHello selecting 0x0304, at change_cipher_spec (after which a TLS ≤ 1.2 handshake is
+//! encrypted too) and at the first application_data record.
 //!
 //! # Design
 //!
@@ -37,14 +43,23 @@
 //!   started mid-connection, which is exactly when the long-lived MMR session matters most),
 //!   so the stream is only declared not TLS after [`MAX_UNSYNCED_SEGMENTS`] segments without
 //!   a single plausible record header. SSLv2-format hellos (`0x80 ...`) count as not TLS.
-//! * **Hello reassembly**: the first handshake message of the direction (ClientHello from the
-//!   client, ServerHello from the server) is reassembled across records and segments when
-//!   the first record of the stream is a handshake record (post-quantum ClientHellos of
-//!   ~1.8 KB span two segments). The buffer is allocated once the message length is known,
-//!   capped at [`MAX_HELLO_LEN`], and freed when the message is parsed or abandoned.
+//! * **Handshake walk**: when the first record of the stream is a handshake record, the
+//!   handshake messages are followed across records and segments (their 4-byte headers give
+//!   the boundaries; a gap ends the walk, since a boundary may have been lost). Every message
+//!   type is noted ([`TlsStream::handshake_types`]); the hellos are reassembled whole
+//!   (post-quantum ClientHellos of ~1.8 KB span two segments; capped at [`MAX_HELLO_LEN`]);
+//!   of a Certificate message (typically 3–6 KB of chain, spanning records and segments) only
+//!   the leaf, the first certificate of the list, is kept (capped at [`MAX_CERTIFICATE_LEN`]),
+//!   and the intermediates are skipped without being stored. A buffer is allocated when a
+//!   wanted message starts, sized by the message, and freed as soon as it is parsed or
+//!   abandoned, so at most one buffer of at most 64 KiB exists per direction. Each stream
+//!   direction reads its own messages: the server→client stream yields the server's
+//!   certificate, the client→server stream a client certificate (mutual TLS ≤ 1.2).
 //!
 //! The per-segment path does not allocate (apart from the hold buffer's first use and the
-//! one-off hello buffer), never indexes out of bounds, and never panics.
+//! one-off message buffers), never indexes out of bounds, and never panics.
+
+use super::x509::{self, CertificateNames};
 
 /// TLS record header length (RFC 5246 §6.2).
 pub const RECORD_HEADER_LEN: usize = 5;
@@ -53,6 +68,10 @@ pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 /// Largest first handshake message reassembled. ClientHellos with post-quantum key shares
 /// are about 1.8 KB; 16 KiB leaves room for large padding and session tickets.
 pub const MAX_HELLO_LEN: usize = 16 * 1024;
+/// Largest leaf certificate reassembled from a Certificate message (the rest of the chain is
+/// skipped, not stored). Leaf certificates are 0.5–3 KB; Google's shared certificates, with
+/// 100+ subjectAltNames, about 8 KB.
+pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
 /// Out-of-order bytes held while waiting for a gap to fill (one contiguous run).
 pub const MAX_HELD_BYTES: usize = 8 * 1024;
 /// How far ahead of the expected sequence number a held segment may start.
@@ -69,6 +88,11 @@ const CONTENT_HEARTBEAT: u8 = 24;
 
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
+const HANDSHAKE_CERTIFICATE: u8 = 11;
+/// TLS 1.2 Certificate body: certificate_list length (3), then the first certificate's length
+/// (3) and DER (RFC 5246 §7.4.2).
+const CERTIFICATE_LIST_HEADER_LEN: usize = 6;
+const VERSION_TLS_1_3: u16 = 0x0304;
 
 const EXT_SERVER_NAME: u16 = 0;
 const EXT_ALPN: u16 = 16;
@@ -150,6 +174,73 @@ pub struct ServerHelloInfo {
     pub cipher_suite: u16,
 }
 
+/// A set of handshake message types 0–31 (every type in use, RFC 8446 §4 and the IANA
+/// registry, except message_hash 254, which never goes on the wire), so a report can list what
+/// a handshake contained: "ClientHello, ServerHello, Certificate, …".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct HandshakeTypes(pub u32);
+
+impl HandshakeTypes {
+    /// Adds a type; types above 31 are ignored.
+    pub fn insert(&mut self, msg_type: u8) {
+        if let Some(bit) = 1u32.checked_shl(u32::from(msg_type)) {
+            self.0 |= bit;
+        }
+    }
+
+    pub fn contains(self, msg_type: u8) -> bool {
+        1u32.checked_shl(u32::from(msg_type))
+            .is_some_and(|bit| self.0 & bit != 0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The types in ascending order.
+    pub fn iter(self) -> impl Iterator<Item = u8> {
+        (0u8..32).filter(move |&msg_type| self.contains(msg_type))
+    }
+
+    /// The types' names ([`handshake_type_name`]) in ascending order of type.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        self.iter().map(handshake_type_name)
+    }
+}
+
+/// The name of a handshake message type (IANA TLS HandshakeType registry, which DTLS shares);
+/// `"Unknown"` for unassigned values.
+pub fn handshake_type_name(msg_type: u8) -> &'static str {
+    match msg_type {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        6 => "HelloRetryRequest",
+        8 => "EncryptedExtensions",
+        9 => "RequestConnectionId",
+        10 => "NewConnectionId",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        17 => "ClientCertificateRequest",
+        20 => "Finished",
+        21 => "CertificateUrl",
+        22 => "CertificateStatus",
+        23 => "SupplementalData",
+        24 => "KeyUpdate",
+        25 => "CompressedCertificate",
+        26 => "EktKey",
+        254 => "MessageHash",
+        _ => "Unknown",
+    }
+}
+
 /// RFC 8701 GREASE values (`0x?a?a`).
 pub fn is_grease(value: u16) -> bool {
     value & 0x0f0f == 0x0a0a && (value >> 8) == (value & 0xff)
@@ -194,19 +285,25 @@ enum Sync {
     NotTls,
 }
 
+/// Where the walk over the handshake messages of the handshake records is.
 #[derive(Debug, Default)]
-enum Hello {
-    /// Nothing seen yet; the first record may start the hello.
+enum Handshake {
+    /// Nothing seen yet; the first record must be a handshake record for the walk to start.
     #[default]
     Waiting,
-    /// Reassembling: the 4-byte handshake header, then the body (allocated once the length
-    /// is known).
-    Collecting {
-        header: [u8; 4],
-        header_have: usize,
+    /// Collecting a 4-byte handshake header (msg_type, 24-bit length).
+    Header { header: [u8; 4], have: usize },
+    /// Keeping the first `keep` bytes of a `len`-byte message body: all of a hello, the list
+    /// header and leaf of a Certificate (`keep` shrinks to the leaf once its length is read).
+    Collect {
+        msg_type: u8,
+        len: usize,
+        keep: usize,
         body: Vec<u8>,
     },
-    /// Parsed or abandoned.
+    /// Skipping the rest of a message body.
+    Skip { remaining: usize },
+    /// Ended: encrypted from here on, a gap, or not a handshake.
     Done,
 }
 
@@ -230,10 +327,12 @@ pub struct TlsStream {
     body_remaining: usize,
     records_seen: u32,
     unsynced_segments: u32,
-    hello: Hello,
+    handshake: Handshake,
     held: Held,
+    handshake_types: HandshakeTypes,
     client_hello: Option<ClientHello>,
     server_hello: Option<ServerHelloInfo>,
+    certificate: Option<CertificateNames>,
 }
 
 impl TlsStream {
@@ -251,14 +350,29 @@ impl TlsStream {
         }
     }
 
-    /// The ClientHello, once this direction's first handshake message was one and parsed.
+    /// The ClientHello, once this direction sent one and it was parsed.
     pub fn client_hello(&self) -> Option<&ClientHello> {
         self.client_hello.as_ref()
     }
 
-    /// The ServerHello, once this direction's first handshake message was one and parsed.
+    /// The ServerHello (negotiated version and cipher suite), once this direction sent one and
+    /// it was parsed.
     pub fn server_hello(&self) -> Option<ServerHelloInfo> {
         self.server_hello
+    }
+
+    /// The names in the leaf certificate of this direction's Certificate message: the server's
+    /// certificate on the server→client stream, a client certificate on the client→server
+    /// stream. Only TLS ≤ 1.2 sends it in clear; `None` for TLS 1.3, when the walk did not see
+    /// the start of the handshake, when the leaf exceeds [`MAX_CERTIFICATE_LEN`] or does not
+    /// parse.
+    pub fn certificate(&self) -> Option<&CertificateNames> {
+        self.certificate.as_ref()
+    }
+
+    /// The handshake message types seen in clear in this direction.
+    pub fn handshake_types(&self) -> HandshakeTypes {
+        self.handshake_types
     }
 
     /// True once the stream was found not to be TLS.
@@ -376,10 +490,9 @@ impl TlsStream {
         self.origin_trusted = false;
         self.header_have = 0;
         self.body_remaining = 0;
-        // A half-reassembled hello cannot be completed across a gap; free its buffer.
-        if !matches!(self.hello, Hello::Done) {
-            self.hello = Hello::Done;
-        }
+        // Message boundaries cannot be followed across a gap; this also frees a
+        // half-reassembled message.
+        self.handshake = Handshake::Done;
         self.held.data.clear();
     }
 
@@ -439,7 +552,7 @@ impl TlsStream {
                     let (chunk, rest) = data.split_at(take);
                     summary.mark(self.content_type);
                     if self.content_type == CONTENT_HANDSHAKE {
-                        self.feed_hello(chunk);
+                        self.feed_handshake(chunk);
                     }
                     self.body_remaining = self.body_remaining.saturating_sub(take);
                     data = rest;
@@ -457,12 +570,14 @@ impl TlsStream {
         self.header_have = 0;
         self.content_type = content_type;
         self.body_remaining = usize::from(u16::from_be_bytes([hi, lo]));
-        // Only the stream's first record may start the hello; otherwise the message boundary
-        // is unknown.
-        if matches!(self.hello, Hello::Waiting)
-            && (self.records_seen > 0 || content_type != CONTENT_HANDSHAKE)
+        // Only the stream's first record may start the walk; otherwise the message boundary
+        // is unknown. After change_cipher_spec or application data the handshake is
+        // encrypted.
+        let starts_walk = self.records_seen == 0 && content_type == CONTENT_HANDSHAKE;
+        if (matches!(self.handshake, Handshake::Waiting) && !starts_walk)
+            || (content_type != CONTENT_HANDSHAKE && content_type != CONTENT_ALERT)
         {
-            self.hello = Hello::Done;
+            self.handshake = Handshake::Done;
         }
         self.records_seen = self.records_seen.saturating_add(1);
         self.sync = if self.body_remaining == 0 {
@@ -475,65 +590,150 @@ impl TlsStream {
     fn bad_header(&mut self) {
         if self.origin_trusted && self.records_seen == 0 {
             self.sync = Sync::NotTls;
-            self.hello = Hello::Done;
+            self.handshake = Handshake::Done;
             return;
         }
         self.lose_sync();
         self.count_unsynced();
     }
 
-    fn feed_hello(&mut self, mut chunk: &[u8]) {
-        if matches!(self.hello, Hello::Waiting) {
-            self.hello = Hello::Collecting {
+    /// Walks the handshake messages in a piece of handshake-record body.
+    fn feed_handshake(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() {
+            match &mut self.handshake {
+                Handshake::Waiting => {
+                    self.handshake = Handshake::Header {
+                        header: [0; 4],
+                        have: 0,
+                    };
+                }
+                Handshake::Header { header, have } => {
+                    let take = 4usize.saturating_sub(*have).min(chunk.len());
+                    let (head, rest) = chunk.split_at(take);
+                    if let Some(slot) = header.get_mut(*have..have.saturating_add(take)) {
+                        slot.copy_from_slice(head);
+                    }
+                    *have = have.saturating_add(take);
+                    chunk = rest;
+                    if *have == 4 {
+                        let [msg_type, a, b, c] = *header;
+                        let len = u32::from_be_bytes([0, a, b, c]) as usize;
+                        self.start_message(msg_type, len);
+                    }
+                }
+                Handshake::Collect {
+                    msg_type,
+                    len,
+                    keep,
+                    body,
+                } => {
+                    let take = keep.saturating_sub(body.len()).min(chunk.len());
+                    let (head, rest) = chunk.split_at(take);
+                    body.extend_from_slice(head);
+                    chunk = rest;
+                    if *msg_type == HANDSHAKE_CERTIFICATE && *keep > CERTIFICATE_LIST_HEADER_LEN {
+                        if let Some(&[a, b, c]) = body.get(3..CERTIFICATE_LIST_HEADER_LEN) {
+                            let leaf_len = u32::from_be_bytes([0, a, b, c]) as usize;
+                            let leaf_end = CERTIFICATE_LIST_HEADER_LEN.saturating_add(leaf_len);
+                            if leaf_len > MAX_CERTIFICATE_LEN || leaf_end > *len {
+                                let remaining = len.saturating_sub(body.len());
+                                self.skip(remaining);
+                                continue;
+                            }
+                            *keep = leaf_end;
+                            body.reserve_exact(leaf_end.saturating_sub(body.len()));
+                        }
+                    }
+                    if body.len() < *keep {
+                        continue;
+                    }
+                    let msg_type = *msg_type;
+                    let remaining = len.saturating_sub(body.len());
+                    let message = std::mem::take(body);
+                    self.skip(remaining);
+                    self.finish_message(msg_type, &message);
+                }
+                Handshake::Skip { remaining } => {
+                    let take = (*remaining).min(chunk.len());
+                    *remaining = remaining.saturating_sub(take);
+                    chunk = chunk.get(take..).unwrap_or(&[]);
+                    if *remaining == 0 {
+                        self.handshake = Handshake::Header {
+                            header: [0; 4],
+                            have: 0,
+                        };
+                    }
+                }
+                Handshake::Done => return,
+            }
+        }
+    }
+
+    /// A handshake header was read: decide whether to keep the body.
+    fn start_message(&mut self, msg_type: u8, len: usize) {
+        if handshake_type_name(msg_type) == "Unknown" {
+            // Not a cleartext handshake (or not TLS at all): stop rather than read garbage.
+            self.handshake = Handshake::Done;
+            return;
+        }
+        self.handshake_types.insert(msg_type);
+        let keep = match msg_type {
+            HANDSHAKE_CLIENT_HELLO if self.client_hello.is_none() && len <= MAX_HELLO_LEN => len,
+            HANDSHAKE_SERVER_HELLO if self.server_hello.is_none() && len <= MAX_HELLO_LEN => len,
+            // Until the leaf's length is known: the list header and up to the largest leaf.
+            HANDSHAKE_CERTIFICATE if self.certificate.is_none() => {
+                len.min(CERTIFICATE_LIST_HEADER_LEN.saturating_add(MAX_CERTIFICATE_LEN))
+            }
+            _ => 0,
+        };
+        if keep == 0 {
+            self.skip(len);
+            return;
+        }
+        // Hellos are allocated at their size; a Certificate grows to its leaf's size, known
+        // after six bytes, so a hostile length costs nothing until the bytes arrive.
+        let capacity = if msg_type == HANDSHAKE_CERTIFICATE {
+            CERTIFICATE_LIST_HEADER_LEN
+        } else {
+            keep
+        };
+        self.handshake = Handshake::Collect {
+            msg_type,
+            len,
+            keep,
+            body: Vec::with_capacity(capacity),
+        };
+    }
+
+    fn skip(&mut self, remaining: usize) {
+        self.handshake = if remaining == 0 {
+            Handshake::Header {
                 header: [0; 4],
-                header_have: 0,
-                body: Vec::new(),
-            };
-        }
-        let Hello::Collecting {
-            header,
-            header_have,
-            body,
-        } = &mut self.hello
-        else {
-            return;
+                have: 0,
+            }
+        } else {
+            Handshake::Skip { remaining }
         };
-        if *header_have < 4 {
-            let take = 4usize.saturating_sub(*header_have).min(chunk.len());
-            let (head, rest) = chunk.split_at(take);
-            if let Some(slot) = header.get_mut(*header_have..header_have.saturating_add(take)) {
-                slot.copy_from_slice(head);
-            }
-            *header_have = header_have.saturating_add(take);
-            chunk = rest;
-            if *header_have < 4 {
-                return;
-            }
-            let [msg_type, a, b, c] = *header;
-            let len = u32::from_be_bytes([0, a, b, c]) as usize;
-            let wanted = matches!(msg_type, HANDSHAKE_CLIENT_HELLO | HANDSHAKE_SERVER_HELLO);
-            if !wanted || len > MAX_HELLO_LEN {
-                self.hello = Hello::Done;
-                return;
-            }
-            // One allocation per flow, sized by the message.
-            *body = Vec::with_capacity(len);
-        }
-        let len = {
-            let [_, a, b, c] = *header;
-            u32::from_be_bytes([0, a, b, c]) as usize
-        };
-        let take = len.saturating_sub(body.len()).min(chunk.len());
-        body.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
-        if body.len() < len {
-            return;
-        }
-        let msg_type = header[0];
-        let message = std::mem::take(body);
-        self.hello = Hello::Done;
+    }
+
+    fn finish_message(&mut self, msg_type: u8, message: &[u8]) {
         match msg_type {
-            HANDSHAKE_CLIENT_HELLO => self.client_hello = parse_client_hello(&message),
-            HANDSHAKE_SERVER_HELLO => self.server_hello = parse_server_hello(&message),
+            HANDSHAKE_CLIENT_HELLO => self.client_hello = parse_client_hello(message),
+            HANDSHAKE_SERVER_HELLO => {
+                self.server_hello = parse_server_hello(message);
+                if self
+                    .server_hello
+                    .is_some_and(|hello| hello.selected_version >= VERSION_TLS_1_3)
+                {
+                    // Everything after a TLS 1.3 ServerHello is encrypted.
+                    self.handshake = Handshake::Done;
+                }
+            }
+            HANDSHAKE_CERTIFICATE => {
+                self.certificate = message
+                    .get(CERTIFICATE_LIST_HEADER_LEN..)
+                    .and_then(x509::parse_certificate);
+            }
             _ => {}
         }
     }
@@ -543,16 +743,22 @@ impl TlsStream {
 /// must be complete, but a truncated extension block yields the extensions that fit (QUIC
 /// and captures cut by snaplen deliver partial hellos).
 pub fn parse_client_hello(handshake_body: &[u8]) -> Option<ClientHello> {
-    parse_client_hello_with(handshake_body, false)
+    parse_client_hello_with(handshake_body, false, |_, _| {})
 }
 
 /// Parses a DTLS ClientHello body (RFC 6347 §4.2.2: a cookie follows the session ID; the
 /// DTLS handshake header is 12 bytes, which the caller strips).
 pub fn parse_dtls_client_hello(handshake_body: &[u8]) -> Option<ClientHello> {
-    parse_client_hello_with(handshake_body, true)
+    parse_client_hello_with(handshake_body, true, |_, _| {})
 }
 
-fn parse_client_hello_with(body: &[u8], dtls: bool) -> Option<ClientHello> {
+/// Parses a ClientHello body and hands every extension not read here (type, data) to
+/// `other_extension`, for the DTLS reader's use_srtp.
+pub(crate) fn parse_client_hello_with(
+    body: &[u8],
+    dtls: bool,
+    mut other_extension: impl FnMut(u16, &[u8]),
+) -> Option<ClientHello> {
     let mut r = Reader::new(body);
     let legacy_version = r.u16()?;
     r.take(32)?; // random
@@ -601,7 +807,7 @@ fn parse_client_hello_with(body: &[u8], dtls: bool) -> Option<ClientHello> {
                     hello.supported_versions.push(version);
                 }
             }
-            _ => {}
+            _ => other_extension(ext_type, data),
         }
     }
     Some(hello)
@@ -610,6 +816,15 @@ fn parse_client_hello_with(body: &[u8], dtls: bool) -> Option<ClientHello> {
 /// Parses a ServerHello body (after the 4-byte handshake header); also reads a TLS 1.3
 /// HelloRetryRequest, which has the same layout.
 pub fn parse_server_hello(handshake_body: &[u8]) -> Option<ServerHelloInfo> {
+    parse_server_hello_with(handshake_body, |_, _| {})
+}
+
+/// Parses a ServerHello body (TLS or DTLS: the layouts match) and hands every other extension
+/// to `other_extension`.
+pub(crate) fn parse_server_hello_with(
+    handshake_body: &[u8],
+    mut other_extension: impl FnMut(u16, &[u8]),
+) -> Option<ServerHelloInfo> {
     let mut r = Reader::new(handshake_body);
     let legacy_version = r.u16()?;
     r.take(32)?; // random
@@ -617,12 +832,15 @@ pub fn parse_server_hello(handshake_body: &[u8]) -> Option<ServerHelloInfo> {
     let cipher_suite = r.u16()?;
     r.u8()?; // legacy_compression_method
     let mut selected_version = legacy_version;
+    let mut seen_versions = false;
     for (ext_type, data) in Extensions::new(&mut r) {
-        if ext_type == EXT_SUPPORTED_VERSIONS {
+        if ext_type == EXT_SUPPORTED_VERSIONS && !seen_versions {
+            seen_versions = true;
             if let Some(version) = Reader::new(data).u16() {
                 selected_version = version;
             }
-            break;
+        } else {
+            other_extension(ext_type, data);
         }
     }
     Some(ServerHelloInfo {
@@ -743,6 +961,7 @@ impl<'a> Iterator for Extensions<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::x509::samples::{CLOUD_ZOOM_DER, HANGOUTS_DER, WEBRTC_2059_DER};
     use super::*;
     use crate::classify::testing::hex;
     use proptest::prelude::*;
@@ -1006,6 +1225,213 @@ mod tests {
                 versions,
                 padding,
             })
+    }
+
+    // ---- server flights with a certificate ----
+
+    /// A ServerHello body: TLS 1.2, cipher 0xc02f, optionally supported_versions.
+    fn server_hello_body(version: Option<u16>) -> Vec<u8> {
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        if let Some(v) = version {
+            let mut exts = Vec::new();
+            extension(&mut exts, EXT_SUPPORTED_VERSIONS, &v.to_be_bytes());
+            body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+            body.extend_from_slice(&exts);
+        }
+        body
+    }
+
+    /// A TLS 1.2 Certificate body (RFC 5246 §7.4.2) holding `chain`, leaf first.
+    fn certificate_body(chain: &[Vec<u8>]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for der in chain {
+            list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(der);
+        }
+        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend_from_slice(&list);
+        body
+    }
+
+    /// Handshake messages back to back, split into records of at most `fragment` bytes.
+    fn flight(messages: &[(u8, Vec<u8>)], fragment: usize) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for (msg_type, body) in messages {
+            stream.push(*msg_type);
+            stream.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+            stream.extend_from_slice(body);
+        }
+        let mut out = Vec::new();
+        for piece in stream.chunks(fragment) {
+            out.extend_from_slice(&[0x16, 0x03, 0x03]);
+            out.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+            out.extend_from_slice(piece);
+        }
+        out
+    }
+
+    fn zoom_chain() -> Vec<Vec<u8>> {
+        vec![hex(CLOUD_ZOOM_DER), hex(WEBRTC_2059_DER), hex(HANGOUTS_DER)]
+    }
+
+    #[test]
+    fn server_flight_certificate_names() {
+        let wire = flight(
+            &[
+                (HANDSHAKE_SERVER_HELLO, server_hello_body(None)),
+                (HANDSHAKE_CERTIFICATE, certificate_body(&zoom_chain())),
+                (14, Vec::new()),
+            ],
+            1000,
+        );
+        let mut stream = TlsStream::new();
+        stream.set_initial_sequence(9);
+        for (i, segment) in wire.chunks(700).enumerate() {
+            let summary = stream.on_segment(9 + (i * 700) as u32, segment);
+            assert!(summary.handshake && !summary.not_tls);
+        }
+        let names = stream.certificate().unwrap();
+        assert_eq!(names.subject_cn.as_deref(), Some("*.cloud.zoom.us"));
+        assert_eq!(names.dns_names, ["*.cloud.zoom.us", "cloud.zoom.us"]);
+        assert_eq!(stream.server_hello().unwrap().cipher_suite, 0xc02f);
+        assert_eq!(
+            stream.handshake_types().names().collect::<Vec<_>>(),
+            ["ServerHello", "Certificate", "ServerHelloDone"]
+        );
+        assert!(matches!(stream.handshake, Handshake::Header { .. }));
+        // change_cipher_spec ends the walk: the Finished after it is encrypted.
+        let end = 9 + wire.len() as u32;
+        let mut tail = vec![0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
+        tail.extend_from_slice(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x99, 0, 0, 0]);
+        assert!(stream.on_segment(end, &tail).handshake);
+        assert!(matches!(stream.handshake, Handshake::Done));
+        assert!(!stream.handshake_types().contains(0x99));
+    }
+
+    #[test]
+    fn tls13_server_hello_ends_the_walk() {
+        let wire = flight(
+            &[
+                (HANDSHAKE_SERVER_HELLO, server_hello_body(Some(0x0304))),
+                (HANDSHAKE_CERTIFICATE, certificate_body(&zoom_chain())),
+            ],
+            16_384,
+        );
+        let mut stream = TlsStream::new();
+        stream.on_segment(0, &wire);
+        assert_eq!(stream.server_hello().unwrap().selected_version, 0x0304);
+        assert_eq!(stream.certificate(), None);
+        assert_eq!(
+            stream.handshake_types().names().collect::<Vec<_>>(),
+            ["ServerHello"]
+        );
+    }
+
+    #[test]
+    fn oversized_or_broken_leaf_is_skipped() {
+        let huge_leaf = vec![0x30; MAX_CERTIFICATE_LEN + 1];
+        let broken_leaf = hex(CLOUD_ZOOM_DER)[..100].to_vec();
+        for chain in [vec![huge_leaf], vec![broken_leaf, hex(HANGOUTS_DER)]] {
+            let wire = flight(
+                &[
+                    (HANDSHAKE_CERTIFICATE, certificate_body(&chain)),
+                    (14, Vec::new()),
+                ],
+                16_384,
+            );
+            let mut stream = TlsStream::new();
+            for (i, segment) in wire.chunks(1460).enumerate() {
+                stream.on_segment((i * 1460) as u32, segment);
+            }
+            assert_eq!(stream.certificate(), None);
+            // The walk went on past the Certificate.
+            assert!(stream.handshake_types().contains(14));
+        }
+        // A certificate message whose leaf claims more than the message holds.
+        let mut body = certificate_body(&[hex(HANGOUTS_DER)]);
+        body[5] = 0xff;
+        let wire = flight(&[(HANDSHAKE_CERTIFICATE, body), (14, Vec::new())], 500);
+        let mut stream = TlsStream::new();
+        stream.on_segment(0, &wire);
+        assert!(stream.certificate().is_none() && stream.handshake_types().contains(14));
+    }
+
+    #[test]
+    fn handshake_type_names() {
+        let mut types = HandshakeTypes::default();
+        assert!(types.is_empty());
+        for t in [20, 3, 1, 200] {
+            types.insert(t);
+        }
+        assert_eq!(
+            types.names().collect::<Vec<_>>(),
+            ["ClientHello", "HelloVerifyRequest", "Finished"]
+        );
+        assert_eq!(handshake_type_name(7), "Unknown");
+        assert!(!types.contains(200));
+    }
+
+    proptest! {
+        #[test]
+        fn generated_server_flight_round_trips(
+            fragment in 20usize..20_000,
+            segment_len in 1usize..3000,
+            isn in any::<u32>(),
+            swap in any::<bool>(),
+        ) {
+            let chain = zoom_chain();
+            let wire = flight(
+                &[
+                    (HANDSHAKE_SERVER_HELLO, server_hello_body(None)),
+                    (HANDSHAKE_CERTIFICATE, certificate_body(&chain)),
+                    (12, vec![0x42; 300]),
+                    (14, Vec::new()),
+                ],
+                fragment,
+            );
+            let mut segments: Vec<(u32, &[u8])> = wire
+                .chunks(segment_len)
+                .enumerate()
+                .map(|(i, chunk)| (isn.wrapping_add((i * segment_len) as u32), chunk))
+                .collect();
+            if swap && segments.len() > 2 {
+                segments.swap(1, 2);
+            }
+            let mut stream = TlsStream::new();
+            stream.set_initial_sequence(isn);
+            for (seq, payload) in &segments {
+                prop_assert!(!stream.on_segment(*seq, payload).not_tls);
+            }
+            let leaf = x509::parse_certificate(&chain[0]);
+            prop_assert_eq!(stream.certificate(), leaf.as_ref());
+            prop_assert!(stream.certificate().is_some());
+            prop_assert_eq!(stream.handshake_types().iter().collect::<Vec<_>>(), [2, 11, 12, 14]);
+            let between_messages = matches!(stream.handshake, Handshake::Header { have: 0, .. });
+            prop_assert!(between_messages);
+        }
+
+        #[test]
+        fn truncated_server_flight_never_panics(cut in 0usize..4000, segment_len in 1usize..1500) {
+            let wire = flight(
+                &[
+                    (HANDSHAKE_SERVER_HELLO, server_hello_body(None)),
+                    (HANDSHAKE_CERTIFICATE, certificate_body(&zoom_chain())),
+                ],
+                700,
+            );
+            let wire = &wire[..cut.min(wire.len())];
+            let mut stream = TlsStream::new();
+            for (i, segment) in wire.chunks(segment_len).enumerate() {
+                stream.on_segment((i * segment_len) as u32, segment);
+            }
+            // The leaf ends before the intermediates: either all of it arrived or nothing.
+            if let Some(names) = stream.certificate() {
+                prop_assert_eq!(names.subject_cn.as_deref(), Some("*.cloud.zoom.us"));
+            }
+        }
     }
 
     proptest! {

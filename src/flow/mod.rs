@@ -251,7 +251,7 @@ fn is_service_port(port: u16) -> bool {
 }
 
 /// Addresses on the capturing side of a network boundary.
-fn is_local_scope(ip: IpAddr) -> bool {
+pub fn is_local_scope(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();

@@ -4,6 +4,7 @@
 //! docs/json-report.md; `schema_version` changes when a field changes meaning or disappears.
 //! Everything a format shows comes from this model, so formats never disagree.
 
+pub mod apps;
 mod json;
 mod table;
 
@@ -14,7 +15,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
-use crate::classify::{AppEvidence, HostnameSource, PacketRef, Role};
+use crate::classify::{Confidence, HostnameSource, MediaKind, PacketRef, Role, ServerRole};
 use crate::decode::{Malformed, SkipReason, Transport};
 use crate::flow::{Endpoint, Orientation};
 use crate::geo::{DatabaseInfo, SpecialRange};
@@ -140,12 +141,9 @@ pub struct ServerReport {
     pub as_org: Option<String>,
     /// Special-purpose range (private, loopback, …): such addresses are never looked up.
     pub special: Option<SpecialRange>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AppEvidenceReport {
-    pub kind: AppEvidence,
-    pub packet: u64,
+    /// What the server is for, where the evidence says: zc, mmr, rwg (Zoom), relay, media,
+    /// peer, control.
+    pub role: Option<ServerRole>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -197,8 +195,23 @@ pub struct FlowReport {
     pub hostname_source: Option<HostnameSource>,
     /// Lowercase app id from the app catalog, or null when unknown.
     pub app: Option<String>,
-    pub app_evidence: Option<AppEvidenceReport>,
+    /// What decided the app, e.g. "tls sni zoomfrn99mmr.zoom.us", "zoom framing".
+    pub app_evidence: Option<String>,
+    /// The packet that showed that evidence, when one packet did.
+    pub app_evidence_packet: Option<u64>,
+    /// How much to trust the app: high, medium or low.
+    pub confidence: Option<Confidence>,
     pub protocols: Vec<&'static str>,
+    /// Media the flow carries, where knowable: audio, video, screen_share.
+    pub media_kinds: Vec<MediaKind>,
+    /// ALPN protocols the client offered (TLS, DTLS, QUIC).
+    pub alpn: Vec<String>,
+    /// The server certificate's subject (TLS and DTLS up to 1.2), e.g. "CN=hangouts".
+    pub certificate: Option<String>,
+    /// The DTLS-SRTP protection profile the server chose.
+    pub srtp_profile: Option<&'static str>,
+    /// Index in `flows` of the flow whose SDP or STUN/TURN message announced this flow's address.
+    pub announced_by: Option<usize>,
     pub packets: PacketCounts,
     pub bytes: ByteCounts,
     pub first_packet: u64,

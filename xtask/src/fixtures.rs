@@ -20,6 +20,7 @@ mod linktypes;
 mod net;
 mod plain;
 mod rtp;
+mod sip;
 mod stun;
 mod tls;
 mod webrtc;
@@ -60,6 +61,12 @@ pub fn generate() -> Vec<Fixture> {
         "webrtc-call.pcap",
         capture::pcap(linktype::ETHERNET, &call),
         call.len(),
+    ));
+    let sip = sip::frames();
+    out.push(fixture(
+        "sip-sdes-call.pcap",
+        capture::pcap(linktype::ETHERNET, &sip),
+        sip.len(),
     ));
     let plain = plain::frames();
     out.push(fixture(
