@@ -5,6 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
 FIXTURE := fixtures/citizenlab-zoom-2020.pcap
+CORPUS := ../shared/corpus/ndpi
 
 .PHONY: demo test deps
 
@@ -16,11 +17,20 @@ deps:
 demo: deps
 	@cargo run --release --quiet -- audit --format table $(FIXTURE) || [ $$? -eq 1 ]
 
-# Lints, every test of the workspace, and the check that fixtures/ is what the generator makes.
-# The last line totals the test binaries' results.
+# Lints, every test of the workspace, the check that fixtures/ is what the generator makes, and,
+# when nDPI's reference captures are beside the project, the accuracy gates of docs/accuracy.md
+# (key exchange against tshark too when tshark is installed). The last line totals the test
+# binaries' results.
 test: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
 	cargo xtask fixtures --check
+	@if [ -d $(CORPUS) ]; then \
+	    kx=""; if command -v tshark >/dev/null; then kx="--tshark --min-key-exchange 98"; fi; \
+	    cargo xtask accuracy $(CORPUS) --callaudit target/debug/callaudit \
+	        --min-app 95 --min-protocols 95 --max-false-apps 15 $$kx > target/accuracy.txt 2>&1 \
+	        || { cat target/accuracy.txt; exit 1; }; \
+	    grep '^gate:' target/accuracy.txt; \
+	else echo "accuracy: $(CORPUS) not present, gates skipped"; fi
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt

@@ -1,6 +1,7 @@
 //! Integration tests: the built binary on the project's fixtures (see fixtures/README.md) and,
 //! when present, on the reference captures in ../shared/corpus.
 
+mod classification;
 mod util;
 
 use serde_json::Value;

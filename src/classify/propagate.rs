@@ -116,6 +116,9 @@ pub(super) fn run(classifier: &Classifier<'_>, flows: &mut [Flow<FlowClass>], fi
 
     for flow in flows.iter_mut() {
         flow.state.server_role = server_role(classifier, flow);
+        if let Some(kind) = teams_media_kind(classifier, flow) {
+            flow.state.media_kinds.insert(kind);
+        }
     }
 }
 
@@ -169,6 +172,26 @@ fn server_role(classifier: &Classifier<'_>, flow: &Flow<FlowClass>) -> Option<Se
         return Some(ServerRole::Control);
     }
     None
+}
+
+/// Teams clients send each kind of media from its own default source-port range (Microsoft's
+/// QoS defaults, facts-apps §Teams): audio 50000–50019, video 50020–50039, screen sharing
+/// 50040–50059; Teams' relays also split by port: 3478–3479 audio, 3480 video, 3481 sharing.
+fn teams_media_kind(classifier: &Classifier<'_>, flow: &Flow<FlowClass>) -> Option<MediaKind> {
+    let state = &flow.state;
+    let is_teams = state
+        .app
+        .as_ref()
+        .is_some_and(|m| matches!(classifier.app_id(m.app), "teams" | "skype"));
+    if !is_teams || flow.transport != Transport::Udp || state.roles.count(Role::Media) == 0 {
+        return None;
+    }
+    match (flow.client.port, flow.server.port) {
+        (50000..=50019, _) | (_, 3478..=3479) => Some(MediaKind::Audio),
+        (50020..=50039, _) | (_, 3480) => Some(MediaKind::Video),
+        (50040..=50059, _) | (_, 3481) => Some(MediaKind::ScreenShare),
+        _ => None,
+    }
 }
 
 /// Zoom's server names end their first label with the role: `zoomfrn99mmr`, `zoomam104zc`,

@@ -60,7 +60,8 @@ use std::process::Command;
 use serde::Deserialize;
 
 const USAGE: &str =
-    "usage: cargo xtask accuracy DIR [--callaudit PATH] [--markdown FILE] [--tshark]";
+    "usage: cargo xtask accuracy DIR [--callaudit PATH] [--markdown FILE] [--tshark] \
+     [--min-app PCT] [--min-protocols PCT] [--min-key-exchange PCT] [--max-false-apps N]";
 
 /// nDPI app names → callaudit app ids accepted for them (the first is the expected one).
 pub const APP_MAP: &[(&str, &[&str])] = &[
@@ -126,7 +127,64 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(path) = &options.markdown {
         fs::write(path, &report.markdown).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(())
+    check_gates(&results, &options.gates)
+}
+
+/// Minimum figures below which the run fails (CI uses them to catch a regression); unset gates
+/// make the run a report only.
+#[derive(Debug, Default)]
+struct Gates {
+    min_app: Option<f64>,
+    min_protocols: Option<f64>,
+    min_key_exchange: Option<f64>,
+    max_false_apps: Option<usize>,
+}
+
+fn check_gates(results: &[CaptureResult], gates: &Gates) -> Result<(), String> {
+    let mut app = Tally::default();
+    let mut protocols = Tally::default();
+    let mut key_exchange = Tally::default();
+    let mut false_apps = 0;
+    for result in results {
+        app.add(&result.app);
+        protocols.add(&result.protocols);
+        if let Some(kx) = &result.key_exchange {
+            key_exchange.add(&kx.agreement);
+        }
+        false_apps += result.false_apps.len();
+    }
+    let mut failures = Vec::new();
+    let mut gate = |name: &str, tally: &Tally, min: Option<f64>| {
+        if let Some(min) = min {
+            let pct = if tally.total == 0 {
+                100.0
+            } else {
+                100.0 * tally.agree as f64 / tally.total as f64
+            };
+            if pct < min {
+                failures.push(format!("{name} agreement {pct:.1}% is below {min}%"));
+            } else {
+                println!("gate: {name} agreement {pct:.1}% ≥ {min}%");
+            }
+        }
+    };
+    gate("app", &app, gates.min_app);
+    gate("protocol", &protocols, gates.min_protocols);
+    gate("key-exchange", &key_exchange, gates.min_key_exchange);
+    if let Some(max) = gates.max_false_apps {
+        if false_apps > max {
+            failures.push(format!(
+                "{false_apps} false apps, more than the {max} explained in docs/accuracy.md"
+            ));
+        } else {
+            println!("gate: {false_apps} false apps ≤ {max}");
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 struct Options {
@@ -134,6 +192,7 @@ struct Options {
     callaudit: PathBuf,
     markdown: Option<PathBuf>,
     tshark: bool,
+    gates: Gates,
 }
 
 impl Options {
@@ -143,7 +202,13 @@ impl Options {
         let mut callaudit = PathBuf::from("target/release/callaudit");
         let mut markdown = None;
         let mut tshark = false;
+        let mut gates = Gates::default();
         let mut args = args.iter();
+        let number = |flag: &str, value: Option<&String>| -> Result<f64, String> {
+            value
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| format!("{flag} needs a number"))
+        };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--callaudit" => callaudit = args.next().ok_or("--callaudit needs a path")?.into(),
@@ -151,6 +216,12 @@ impl Options {
                     markdown = Some(args.next().ok_or("--markdown needs a file")?.into())
                 }
                 "--tshark" => tshark = true,
+                "--min-app" => gates.min_app = Some(number(arg, args.next())?),
+                "--min-protocols" => gates.min_protocols = Some(number(arg, args.next())?),
+                "--min-key-exchange" => gates.min_key_exchange = Some(number(arg, args.next())?),
+                "--max-false-apps" => {
+                    gates.max_false_apps = Some(number(arg, args.next())? as usize)
+                }
                 "-h" | "--help" => return Ok(None),
                 flag if flag.starts_with('-') => {
                     return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -165,6 +236,7 @@ impl Options {
             callaudit,
             markdown,
             tshark,
+            gates,
         }))
     }
 }
