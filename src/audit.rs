@@ -234,6 +234,7 @@ fn flow_report(
             .srtp_profile
             .and_then(crate::classify::dtls::srtp_profile_name),
         announced_by: class.announced_by,
+        tls_version: class.handshake.version.and_then(version_name),
         protocols: class.protocols.iter().map(|p| p.as_str()).collect(),
         packets: PacketCounts {
             total: flow.packets(),
@@ -257,6 +258,21 @@ fn flow_report(
             signaling: roles.first(Role::Signaling),
         },
     }
+}
+
+/// The name of a TLS or DTLS wire version.
+fn version_name(version: u16) -> Option<&'static str> {
+    Some(match version {
+        0x0300 => "SSL 3.0",
+        0x0301 => "TLS 1.0",
+        0x0302 => "TLS 1.1",
+        0x0303 => "TLS 1.2",
+        0x0304 => "TLS 1.3",
+        0xFEFF => "DTLS 1.0",
+        0xFEFD => "DTLS 1.2",
+        0xFEFC => "DTLS 1.3",
+        _ => return None,
+    })
 }
 
 /// The protocol an SNI or certificate came from, for evidence text ("tls sni …").

@@ -26,6 +26,7 @@ fn citizenlab_key_exchange_in_beijing_is_the_top_critical_finding() {
     assert_eq!(tls["app_evidence"], "tls cert CN=*.bj.zoom.us");
     assert_eq!(tls["confidence"], "high");
     assert_eq!(tls["server"]["role"], "mmr");
+    assert_eq!(tls["tls_version"], "TLS 1.2");
     assert!(
         tls["hostname"].as_str().unwrap().ends_with(".zoom.us"),
         "{tls:#}"

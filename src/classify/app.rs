@@ -22,6 +22,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::decode::Transport;
+
 const EMBEDDED_CATALOG: &str = include_str!("../../data/apps.toml");
 
 /// Apps per catalog; `AppId` is a `u16` and one value is kept back for the port table.
@@ -167,21 +169,6 @@ fn address_bits(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
         IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
     }
 }
 

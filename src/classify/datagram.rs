@@ -354,6 +354,9 @@ impl Classifier<'_> {
         let sni = reader.client_hello().and_then(|hello| hello.sni.clone());
         let alpn = reader.client_hello().map(|hello| hello.alpn.clone());
         let profile = reader.server_hello().and_then(|hello| hello.srtp_profile);
+        if let Some(hello) = reader.server_hello() {
+            flow.handshake.version = Some(hello.version);
+        }
         let certificate = reader.certificate().cloned();
         if profile.is_some() {
             flow.handshake.srtp_profile = profile;

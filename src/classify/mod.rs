@@ -289,6 +289,8 @@ pub struct HandshakeFacts {
     pub certificate: Option<String>,
     /// The DTLS-SRTP protection profile the server chose (RFC 5764).
     pub srtp_profile: Option<u16>,
+    /// The protocol version the server chose (TLS or DTLS wire value, e.g. 0x0303, 0xFEFD).
+    pub version: Option<u16>,
 }
 
 /// Everything classify keeps about one flow.

@@ -80,6 +80,9 @@ impl Classifier<'_> {
             let sni = stream.client_hello().and_then(|hello| hello.sni.clone());
             let alpn = stream.client_hello().map(|hello| hello.alpn.clone());
             let certificate = stream.certificate().cloned();
+            if let Some(hello) = stream.server_hello() {
+                flow.handshake.version = Some(hello.selected_version);
+            }
             self.handshake_read(flow, sni, alpn, certificate, at);
         }
         if summary.application_data || summary.alert {

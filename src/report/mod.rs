@@ -210,6 +210,8 @@ pub struct FlowReport {
     pub certificate: Option<String>,
     /// The DTLS-SRTP protection profile the server chose.
     pub srtp_profile: Option<&'static str>,
+    /// The TLS or DTLS version the server chose: "TLS 1.2", "TLS 1.3", "DTLS 1.2", …
+    pub tls_version: Option<&'static str>,
     /// Index in `flows` of the flow whose SDP or STUN/TURN message announced this flow's address.
     pub announced_by: Option<usize>,
     pub packets: PacketCounts,

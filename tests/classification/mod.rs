@@ -28,6 +28,7 @@ fn webrtc_fixture_is_meet_by_its_dtls_certificate() {
     assert_eq!(call["confidence"], "high");
     assert_eq!(call["certificate"], "CN=hangouts");
     assert_eq!(call["srtp_profile"], "SRTP_AES128_CM_HMAC_SHA1_80");
+    assert_eq!(call["tls_version"], "DTLS 1.2");
     assert!(protocols(call).contains(&"srtp"), "RTP after DTLS-SRTP");
     assert_eq!(call["server"]["role"], "media");
 
