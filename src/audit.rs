@@ -13,11 +13,10 @@ use crate::classify::{Classifier, FlowClass, PacketRef, Protocol, Role};
 use crate::decode::{self, DecodeStats, Decoded};
 use crate::flow::{Direction, Flow, FlowTable};
 use crate::geo::{GeoDb, ServerGeo};
-use crate::policy::{self, Finding, Policy};
+use crate::policy::{Finding, FlowFacts, Policy};
 use crate::report::{
     ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets, FlowReport,
-    MalformedCount, PacketCounts, PolicySummary, Report, ServerReport, Summary, Tool,
-    SCHEMA_VERSION,
+    MalformedCount, PacketCounts, Report, ServerReport, Summary, Tool, SCHEMA_VERSION,
 };
 
 /// Audits captures one after another into one report.
@@ -26,10 +25,9 @@ pub struct Auditor<'a> {
     policy: &'a Policy,
     catalog: &'a AppCatalog,
     filter: Option<&'a str>,
-    /// GeoIP answers per server address: looked up once per address per run.
-    geo_cache: HashMap<IpAddr, ServerGeo>,
+    /// Where each server address is: looked up once per address per run.
+    places: HashMap<IpAddr, Place>,
     report: Report,
-    findings: Vec<Finding>,
     decode_stats: DecodeStats,
 }
 
@@ -45,22 +43,19 @@ impl<'a> Auditor<'a> {
             policy,
             catalog,
             filter,
-            geo_cache: HashMap::new(),
+            places: HashMap::new(),
             report: Report {
                 schema_version: SCHEMA_VERSION,
                 tool: Tool::default(),
                 captures: Vec::new(),
                 databases: geo.databases(),
-                policy: PolicySummary {
-                    source: policy.source.clone(),
-                    restricted: policy.restricted.iter().cloned().collect(),
-                },
+                policy: policy.clone(),
                 summary: Summary::default(),
                 findings: Vec::new(),
+                allowed: Vec::new(),
                 flows: Vec::new(),
                 warnings: Vec::new(),
             },
-            findings: Vec::new(),
             decode_stats: DecodeStats::default(),
         }
     }
@@ -124,39 +119,82 @@ impl<'a> Auditor<'a> {
 
         let first_index = self.report.flows.len();
         let mut flows = table.into_flows();
-        let mut geos = Vec::with_capacity(flows.len());
+        let mut places = Vec::with_capacity(flows.len());
         for flow in &mut flows {
             classifier.finish(&mut flow.state, &flow.server);
-            let server_geo = self.lookup(flow.server.ip);
-            if let Some(asn) = server_geo.asn {
+            let place = self.place(flow.server.ip);
+            if let Some(asn) = place.geo.asn {
                 classifier.attribute_by_asn(&mut flow.state, asn);
             }
-            geos.push(server_geo);
+            places.push(place);
         }
         classifier.propagate(&mut flows, first_index);
 
-        for (flow, server_geo) in flows.iter().zip(geos) {
+        for (flow, place) in flows.iter().zip(places) {
             let flow_index = self.report.flows.len();
-            let first_new_finding = self.findings.len();
-            self.policy
-                .evaluate(flow_index, flow, &server_geo, &mut self.findings);
-            let flow_report = flow_report(capture_index, flow, server_geo, self.catalog);
-            for finding in &self.findings[first_new_finding..] {
-                self.report
-                    .findings
-                    .push(finding_report(capture_index, finding, &flow_report));
+            let rtt_ms = flow.state.rtt.min_rtt_ms();
+            let plausible = self.policy.location_plausible(&place.geo, rtt_ms);
+            let app = flow
+                .state
+                .app
+                .as_ref()
+                .and_then(|m| self.catalog.get(m.app))
+                .map(|a| a.id.as_str());
+            let facts = FlowFacts {
+                flow: flow_index,
+                transport: flow.transport,
+                app,
+                hostname: flow.state.hostname.as_ref().map(|(name, _)| name.as_str()),
+                server: flow.server,
+                first_packet: PacketRef {
+                    number: flow.first_packet,
+                    time: flow.first_seen,
+                },
+                first_of_class: [
+                    flow.state.roles.first(Role::KeyExchange),
+                    flow.state.roles.first(Role::Media),
+                    flow.state.roles.first(Role::Signaling),
+                ],
+                geo: &place.geo,
+                network_label: place.network.as_deref(),
+                rtt_ms,
+                plausible,
+                tls_version: flow.state.handshake.version,
+                srtp_profile: flow.state.handshake.srtp_profile,
+                keys_in_clear: flow.state.keys_in_clear,
+            };
+            let mut findings = Vec::new();
+            self.policy.evaluate(&facts, &mut findings);
+            let flow_report =
+                flow_report(capture_index, flow, place, rtt_ms, plausible, self.catalog);
+            for finding in findings {
+                let finding = finding_report(capture_index, finding, &flow_report);
+                if finding.allowed.is_some() {
+                    self.report.allowed.push(finding);
+                } else {
+                    self.report.findings.push(finding);
+                }
             }
             self.report.flows.push(flow_report);
         }
         Ok(())
     }
 
-    fn lookup(&mut self, ip: IpAddr) -> ServerGeo {
-        let geo = self.geo;
-        self.geo_cache
-            .entry(ip)
-            .or_insert_with(|| geo.lookup(ip))
-            .clone()
+    /// The server's location and operator, with the policy's `networks` applied over GeoIP:
+    /// looked up once per address per run.
+    fn place(&mut self, ip: IpAddr) -> Place {
+        if let Some(place) = self.places.get(&ip) {
+            return place.clone();
+        }
+        let mut geo = self.geo.lookup(ip);
+        let network = self.policy.network(ip).map(|n| {
+            geo.country = Some(n.country.clone());
+            geo.special = None;
+            n.label.clone()
+        });
+        let place = Place { geo, network };
+        self.places.insert(ip, place.clone());
+        place
     }
 
     /// The finished report: findings sorted, summary filled in.
@@ -175,6 +213,7 @@ impl<'a> Auditor<'a> {
         summary.malformed_by_reason = MalformedCount::from_map(&self.decode_stats.malformed);
         summary.skipped = self.decode_stats.skipped.clone();
         summary.findings = report.findings.len();
+        summary.allowed = report.allowed.len();
         for finding in &report.findings {
             *summary
                 .findings_by_severity
@@ -185,12 +224,23 @@ impl<'a> Auditor<'a> {
     }
 }
 
+/// Where a server is, after the policy's networks.
+#[derive(Clone)]
+struct Place {
+    geo: ServerGeo,
+    /// The label of the policy network holding the address.
+    network: Option<String>,
+}
+
 fn flow_report(
     capture: usize,
     flow: &Flow<FlowClass>,
-    geo: ServerGeo,
+    place: Place,
+    rtt_ms: Option<f64>,
+    plausible: Option<bool>,
     catalog: &AppCatalog,
 ) -> FlowReport {
+    let geo = place.geo;
     let class = &flow.state;
     let roles = &class.roles;
     let to_server = flow.counters[Direction::ToServer.index()];
@@ -214,6 +264,12 @@ fn flow_report(
             as_org: geo.as_org,
             special: geo.special,
             role: class.server_role,
+            operator_country: geo.operator_country,
+            network: place.network,
+            anycast: geo.anycast,
+            disagreement: geo.disagreement,
+            rtt_ms: rtt_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
+            location_plausible: plausible,
         },
         orientation: flow.orientation,
         hostname,
@@ -288,20 +344,24 @@ fn evidence_protocol(class: &FlowClass) -> &'static str {
     }
 }
 
-fn finding_report(capture: usize, finding: &Finding, flow: &FlowReport) -> FindingReport {
+fn finding_report(capture: usize, finding: Finding, flow: &FlowReport) -> FindingReport {
     FindingReport {
         rule: finding.rule,
-        title: policy::rules::rule(finding.rule).map_or("", |rule| rule.title),
+        title: finding.title,
         severity: finding.severity,
-        class: finding.role,
+        class: finding.class,
         flow: finding.flow,
         capture,
         packet: finding.packet,
         time: finding.time,
         server: finding.server,
-        country: finding.country.clone(),
+        country: finding.country,
+        location: flow.server.country.clone(),
+        operator_country: flow.server.operator_country.clone(),
         app: flow.app.clone(),
         hostname: flow.hostname.clone(),
-        packets: finding.packets,
+        packets: finding.class.map(|class| flow.packets.of(class)),
+        notes: finding.notes,
+        allowed: finding.allowed,
     }
 }

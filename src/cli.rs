@@ -26,6 +26,72 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the app catalog: each app, its evidence lists, and the source and date of each.
     Apps(AppsArgs),
+    /// Where an address is, who operates it, and what the policy says about traffic to it.
+    Lookup(LookupArgs),
+    /// Print the documentation of one rule, or of every rule.
+    Explain(ExplainArgs),
+    /// Write a starter policy, or check a policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LookupArgs {
+    /// IPv4 or IPv6 addresses.
+    #[arg(required = true, value_name = "ADDRESS")]
+    pub addresses: Vec<String>,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A rule id (see the list with no argument).
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented starter policy to FILE (or standard output).
+    Init {
+        /// Where to write it; refuses to overwrite an existing file.
+        file: Option<PathBuf>,
+    },
+    /// Validate a policy file: exit 0 and a summary when it is valid, exit 2 and the file, line
+    /// and column of the problem otherwise.
+    Check { file: PathBuf },
+}
+
+/// The data an audit or a lookup uses: policy, GeoIP databases, app catalog.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Policy file (TOML) replacing the built-in default policy (see docs/policy.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Location database (MaxMind DB: GeoLite2/GeoIP2 Country or City, ip-location-db country)
+    /// replacing the embedded one. Repeat it to compare databases: the first decides, and a
+    /// server on which they disagree is marked.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip_db: Vec<PathBuf>,
+
+    /// ASN database (MaxMind DB: GeoLite2/GeoIP2 ASN) replacing the embedded one.
+    #[arg(long, value_name = "MMDB")]
+    pub asn_db: Option<PathBuf>,
+
+    /// Operator-country database (country where each address's AS is registered) replacing the
+    /// embedded one.
+    #[arg(long, value_name = "MMDB")]
+    pub operator_db: Option<PathBuf>,
+
+    /// App catalog file (TOML, docs/app-catalog.md) adding to or overriding the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub apps: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,22 +124,8 @@ pub struct AuditArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Policy file (TOML) replacing the built-in default policy (see docs/policy.md).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-
-    /// Country database (MaxMind DB: GeoLite2/GeoIP2 Country or City, ip-location-db country)
-    /// replacing the embedded one.
-    #[arg(long, value_name = "MMDB")]
-    pub geoip_db: Option<PathBuf>,
-
-    /// App catalog file (TOML, docs/app-catalog.md) adding to or overriding the embedded one.
-    #[arg(long, value_name = "FILE")]
-    pub apps: Option<PathBuf>,
-
-    /// ASN database (MaxMind DB: GeoLite2/GeoIP2 ASN) replacing the embedded one.
-    #[arg(long, value_name = "MMDB")]
-    pub asn_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Exit with 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::High)]

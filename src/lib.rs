@@ -28,6 +28,7 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod geo;
+pub mod lookup;
 pub mod policy;
 pub mod report;
 
@@ -38,7 +39,7 @@ use std::process::ExitCode;
 
 use audit::Auditor;
 use classify::app::AppCatalog;
-use cli::{AppsArgs, AuditArgs, Cli, Command};
+use cli::{AppsArgs, AuditArgs, Cli, Command, DataArgs, ExplainArgs, LookupArgs, PolicyCommand};
 use geo::GeoDb;
 use policy::Policy;
 use report::{Format, Report};
@@ -53,6 +54,141 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
         Command::Apps(args) => run_apps(&args),
+        Command::Lookup(args) => run_lookup(&args),
+        Command::Explain(args) => run_explain(&args),
+        Command::Policy(command) => run_policy(&command),
+    }
+}
+
+/// The policy, GeoIP databases and app catalog a run uses: checked before any input is read.
+struct Data {
+    policy: Policy,
+    geo: GeoDb,
+    catalog: AppCatalog,
+}
+
+fn load_data(args: &DataArgs) -> Result<Data, String> {
+    let policy = match &args.policy {
+        Some(path) => Policy::from_file(path),
+        None => Policy::builtin(),
+    }
+    .map_err(|e| e.to_string())?;
+    let geo = GeoDb::open(
+        &args.geoip_db,
+        args.asn_db.as_deref(),
+        args.operator_db.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    let catalog = load_catalog(args.apps.as_deref())?;
+    Ok(Data {
+        policy,
+        geo,
+        catalog,
+    })
+}
+
+fn run_lookup(args: &LookupArgs) -> ExitCode {
+    let data = match load_data(&args.data) {
+        Ok(data) => data,
+        Err(e) => return fail(e),
+    };
+    let mut lookups = Vec::new();
+    for text in &args.addresses {
+        match text.trim().parse() {
+            Ok(address) => lookups.push(lookup::lookup(address, &data.geo, &data.policy)),
+            Err(_) => return fail(format!("{text:?} is not an IPv4 or IPv6 address")),
+        }
+    }
+    let format = args.format.map_or_else(default_format, Format::from);
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    finish_output(
+        lookup::emit(&lookups, &data.geo, &data.policy, format, &mut out)
+            .and_then(|()| out.flush()),
+    )
+}
+
+fn run_explain(args: &ExplainArgs) -> ExitCode {
+    let mut text = String::new();
+    match &args.rule {
+        Some(id) => match policy::rules::rule(id) {
+            Some(rule) => text.push_str(&rule.explain()),
+            None => {
+                let ids: Vec<&str> = policy::rules::RULES.iter().map(|r| r.id).collect();
+                return fail(format!("unknown rule {id:?}; rules are {}", ids.join(", ")));
+            }
+        },
+        None => {
+            for rule in &policy::rules::RULES {
+                text.push_str(&rule.explain());
+                text.push_str("\n---\n\n");
+            }
+        }
+    }
+    let mut out = io::stdout().lock();
+    finish_output(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+fn run_policy(command: &PolicyCommand) -> ExitCode {
+    match command {
+        PolicyCommand::Init { file: None } => {
+            let mut out = io::stdout().lock();
+            finish_output(
+                out.write_all(policy::STARTER_POLICY.as_bytes())
+                    .and_then(|()| out.flush()),
+            )
+        }
+        PolicyCommand::Init { file: Some(path) } => {
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .and_then(|mut file| file.write_all(policy::STARTER_POLICY.as_bytes()));
+            match written {
+                Ok(()) => {
+                    eprintln!(
+                        "callaudit: wrote {}; check it with `callaudit policy check {}`",
+                        path.display(),
+                        path.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fail(format!(
+                    "{}: already exists; not overwritten",
+                    path.display()
+                )),
+                Err(e) => fail(format!("{}: {e}", path.display())),
+            }
+        }
+        PolicyCommand::Check { file } => match Policy::from_file(file) {
+            Ok(policy) => {
+                println!("{}: valid", file.display());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&policy).unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// Table on a terminal, JSON otherwise.
+fn default_format() -> Format {
+    if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    }
+}
+
+/// Exit code for a command whose output may meet a closed pipe (`| head`): quietly 0.
+fn finish_output(result: io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(format!("standard output: {e}")),
     }
 }
 
@@ -70,19 +206,10 @@ fn run_apps(args: &AppsArgs) -> ExitCode {
         Ok(catalog) => catalog,
         Err(e) => return fail(e),
     };
-    let format = match args.format {
-        Some(format) => format.into(),
-        None if io::stdout().is_terminal() => Format::Table,
-        None => Format::Json,
-    };
+    let format = args.format.map_or_else(default_format, Format::from);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let result = report::apps::emit(&catalog, format, &mut out).and_then(|()| out.flush());
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(format!("standard output: {e}")),
-    }
+    finish_output(report::apps::emit(&catalog, format, &mut out).and_then(|()| out.flush()))
 }
 
 fn error(message: impl std::fmt::Display) {
@@ -91,20 +218,12 @@ fn error(message: impl std::fmt::Display) {
 
 fn run_audit(args: &AuditArgs) -> ExitCode {
     // Everything that can be wrong with the set-up is checked before any capture is read.
-    let policy = match &args.policy {
-        Some(path) => Policy::from_file(path),
-        None => Policy::builtin(),
-    };
-    let policy = match policy {
-        Ok(policy) => policy,
-        Err(e) => return fail(e),
-    };
-    let geo = match GeoDb::open(args.geoip_db.as_deref(), args.asn_db.as_deref()) {
-        Ok(geo) => geo,
-        Err(e) => return fail(e),
-    };
-    let catalog = match load_catalog(args.apps.as_deref()) {
-        Ok(catalog) => catalog,
+    let Data {
+        policy,
+        geo,
+        catalog,
+    } = match load_data(&args.data) {
+        Ok(data) => data,
         Err(e) => return fail(e),
     };
 

@@ -2,6 +2,7 @@
 //! when present, on the reference captures in ../shared/corpus.
 
 mod classification;
+mod jurisdiction;
 mod util;
 
 use serde_json::Value;

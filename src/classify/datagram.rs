@@ -162,6 +162,7 @@ impl Classifier<'_> {
             });
         }
         if sdp.has_key_exchange() {
+            flow.keys_in_clear.get_or_insert(at);
             Role::KeyExchange
         } else {
             Role::Signaling

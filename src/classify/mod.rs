@@ -33,6 +33,7 @@ mod propagate;
 pub mod quic;
 pub mod quic_initial;
 pub mod rtp;
+pub mod rtt;
 pub mod sip;
 mod stream;
 pub mod stun;
@@ -305,6 +306,11 @@ pub struct FlowClass {
     /// Index (in the capture's flow list) of the flow whose SDP or STUN announced this one.
     pub announced_by: Option<usize>,
     pub announced: Vec<AnnouncedAddress>,
+    /// The smallest handshake round trip seen (TCP SYN → SYN/ACK, STUN, DTLS, QUIC).
+    pub rtt: rtt::RttTracker,
+    /// The first SIP message whose SDP carried SRTP keys readable on the wire (SIP is only
+    /// parsed when it is not inside TLS, so any such keys are in clear).
+    pub keys_in_clear: Option<PacketRef>,
     rtp: [rtp::RtpStreamTracker; 2],
     pending_rtp: [PendingRtp; 2],
     turn_seen: bool,
@@ -373,6 +379,8 @@ impl<'c> Classifier<'c> {
             server_role: None,
             announced_by: None,
             announced: Vec::new(),
+            rtt: rtt::RttTracker::default(),
+            keys_in_clear: None,
             rtp: Default::default(),
             pending_rtp: Default::default(),
             turn_seen: false,
@@ -406,6 +414,18 @@ impl<'c> Classifier<'c> {
         packet: &DecodedPacket<'_>,
         at: PacketRef,
     ) -> Role {
+        let to_server = direction == Direction::ToServer;
+        let time_us = at
+            .time
+            .secs
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(at.time.micros));
+        match packet.tcp {
+            Some(segment) => flow
+                .rtt
+                .on_tcp(to_server, segment.syn, segment.ack, time_us),
+            None => flow.rtt.on_datagram(to_server, packet.payload, time_us),
+        }
         let role = match packet.transport {
             Transport::Udp => self.classify_datagram(flow, direction, packet.payload, at),
             Transport::Tcp => self.classify_segment(flow, direction, packet, at),

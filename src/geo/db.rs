@@ -60,8 +60,11 @@ impl Kind {
 /// The role a database is opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
+    /// Where an address is: a country or city database.
     Country,
     Asn,
+    /// Where an address's AS is registered: any database with a country field.
+    Operator,
 }
 
 impl Role {
@@ -69,6 +72,7 @@ impl Role {
         match self {
             Role::Country => "country",
             Role::Asn => "asn",
+            Role::Operator => "operator",
         }
     }
 }
@@ -121,12 +125,12 @@ impl Database {
         let database_type = reader.metadata().database_type.clone();
         let kind = detect_kind(&reader)
             .map_err(|problem| error(format!("{problem} (database_type \"{database_type}\")")))?;
-        let expected_country = role == Role::Country;
+        let expected_country = role != Role::Asn;
         if kind.is_country() != expected_country {
-            let wanted = if expected_country {
-                "a country or city database"
-            } else {
-                "an ASN database"
+            let wanted = match role {
+                Role::Country => "a country or city database",
+                Role::Operator => "a database with a country field (operator country)",
+                Role::Asn => "an ASN database",
             };
             return Err(error(format!(
                 "this is {} (database_type \"{database_type}\"), not {wanted}",
@@ -187,6 +191,40 @@ impl Database {
             }
             Kind::Asn => None,
         }
+    }
+
+    /// Latitude, longitude and accuracy radius (km) of a City database's `location`; `None`
+    /// for other databases, and when any of the three is missing or out of range (without a
+    /// radius the point would claim a precision nobody gave).
+    pub(super) fn coordinates(&self, ip: IpAddr) -> Option<(f64, f64, f64)> {
+        // The reader wants the stored integer width: MaxMind writes `accuracy_radius` as
+        // uint16; a uint32 is accepted as well.
+        #[derive(Deserialize)]
+        struct Location<R> {
+            latitude: Option<f64>,
+            longitude: Option<f64>,
+            accuracy_radius: Option<R>,
+        }
+        #[derive(Deserialize)]
+        struct CityRecord<R> {
+            location: Option<Location<R>>,
+        }
+        if self.kind != Kind::MaxMindCountry {
+            return None;
+        }
+        let result = self.reader.lookup(ip).ok()?;
+        let location = match result.decode::<CityRecord<u16>>() {
+            Ok(record) => record?.location.map(|l| Location {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                accuracy_radius: l.accuracy_radius.map(u32::from),
+            }),
+            Err(_) => result.decode::<CityRecord<u32>>().ok()??.location,
+        }?;
+        let (lat, lon) = (location.latitude?, location.longitude?);
+        let radius = f64::from(location.accuracy_radius?);
+        ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon))
+            .then_some((lat, lon, radius))
     }
 
     /// AS number and organisation; either may be missing.

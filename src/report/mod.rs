@@ -18,8 +18,8 @@ use crate::capture::Timestamp;
 use crate::classify::{Confidence, HostnameSource, MediaKind, PacketRef, Role, ServerRole};
 use crate::decode::{Malformed, SkipReason, Transport};
 use crate::flow::{Endpoint, Orientation};
-use crate::geo::{DatabaseInfo, SpecialRange};
-use crate::policy::Severity;
+use crate::geo::{DatabaseInfo, SourceCountry, SpecialRange};
+use crate::policy::{Policy, Severity};
 
 pub use json::JsonEmitter;
 pub use table::TableEmitter;
@@ -52,10 +52,14 @@ pub struct Report {
     pub tool: Tool,
     pub captures: Vec<CaptureSummary>,
     pub databases: Vec<DatabaseInfo>,
-    pub policy: PolicySummary,
+    /// The policy in force, as parsed (groups expanded).
+    pub policy: Policy,
     pub summary: Summary,
     /// Most severe first.
     pub findings: Vec<FindingReport>,
+    /// Findings an allow-list entry covers, with its reason; they do not count toward the exit
+    /// code.
+    pub allowed: Vec<FindingReport>,
     pub flows: Vec<FlowReport>,
     pub warnings: Vec<String>,
 }
@@ -87,12 +91,6 @@ pub struct CaptureSummary {
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct PolicySummary {
-    pub source: String,
-    pub restricted: Vec<String>,
-}
-
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub captures: usize,
@@ -105,6 +103,8 @@ pub struct Summary {
     pub skipped: BTreeMap<SkipReason, u64>,
     pub findings: usize,
     pub findings_by_severity: BTreeMap<Severity, usize>,
+    /// Findings an allow-list entry covers.
+    pub allowed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +144,20 @@ pub struct ServerReport {
     /// What the server is for, where the evidence says: zc, mmr, rwg (Zoom), relay, media,
     /// peer, control.
     pub role: Option<ServerRole>,
+    /// Where the server's AS is registered: the jurisdiction its operator answers to.
+    pub operator_country: Option<String>,
+    /// The label of the policy network holding the address (its country then comes from the
+    /// policy, not from GeoIP).
+    pub network: Option<String>,
+    /// Set for known anycast ranges: the location is unreliable. Names the operator.
+    pub anycast: Option<String>,
+    /// Every location database's answer, when they disagree (empty when they agree).
+    pub disagreement: Vec<SourceCountry>,
+    /// The smallest round trip measured to the server from the capture point.
+    pub rtt_ms: Option<f64>,
+    /// Whether light in fibre could reach the claimed location in that round trip from the
+    /// policy's vantage point; null without a vantage, a round trip or a location.
+    pub location_plausible: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -227,19 +241,30 @@ pub struct FindingReport {
     pub rule: &'static str,
     pub title: &'static str,
     pub severity: Severity,
-    pub class: Role,
+    /// The class of traffic the rule is about, when it is about one.
+    pub class: Option<Role>,
     /// Index of the flow in `flows`.
     pub flow: usize,
     /// Index of the capture in `captures`; `packet` numbers count within that file.
     pub capture: usize,
+    /// The packet that proves the finding (1-based, as in Wireshark).
     pub packet: u64,
     pub time: Timestamp,
     pub server: Endpoint,
-    pub country: String,
+    /// The country the finding is about: the server's location, its operator's country, or the
+    /// country outside the home region.
+    pub country: Option<String>,
+    /// The server's location and its operator's country, both, as the flow reports them.
+    pub location: Option<String>,
+    pub operator_country: Option<String>,
     pub app: Option<String>,
     pub hostname: Option<String>,
-    /// Packets of this class in the flow.
-    pub packets: u64,
+    /// Packets of the rule's class in the flow.
+    pub packets: Option<u64>,
+    /// Caveats: databases that disagree, anycast, implausible location, a policy network.
+    pub notes: Vec<String>,
+    /// The allow-list entry's reason, for findings in `allowed`.
+    pub allowed: Option<String>,
 }
 
 impl Report {

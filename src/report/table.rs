@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use super::{Emitter, FlowReport, Report, ServerReport};
+use super::{Emitter, FindingReport, FlowReport, Report, ServerReport};
 
 pub struct TableEmitter;
 
@@ -17,41 +17,36 @@ impl Emitter for TableEmitter {
             writeln!(out, "No findings.")?;
         } else {
             writeln!(out, "Findings ({}):", report.findings.len())?;
-            let mut table = new_table();
-            let mut header = vec![
-                "Severity", "Rule", "App", "Server", "Country", "AS", "Hostname", "Evidence",
-            ];
-            if several_captures {
-                header.push("Capture");
+            writeln!(
+                out,
+                "{}",
+                findings_table(report, &report.findings, several_captures)
+            )?;
+            for (index, finding) in report.findings.iter().enumerate() {
+                for note in &finding.notes {
+                    writeln!(out, "  finding {}: {note}", index + 1)?;
+                }
             }
-            table.set_header(header);
-            for finding in &report.findings {
-                let flow = report.flows.get(finding.flow);
-                let mut row = vec![
+        }
+        if !report.allowed.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Allowed by the policy ({}):", report.allowed.len())?;
+            let mut table = new_table();
+            table.set_header([
+                "Severity", "Rule", "Server", "Country", "Evidence", "Reason",
+            ]);
+            for finding in &report.allowed {
+                table.add_row([
                     finding.severity.as_str().to_uppercase(),
                     finding.rule.to_string(),
-                    finding.app.clone().unwrap_or_else(|| "-".into()),
                     finding.server.to_string(),
-                    finding.country.clone(),
-                    flow.map(|f| as_text(&f.server)).unwrap_or_default(),
-                    finding.hostname.clone().unwrap_or_else(|| "-".into()),
-                    format!(
-                        "flow {}, packet #{} at {} ({} {} packets)",
-                        finding.flow,
-                        finding.packet,
-                        finding.time,
-                        finding.packets,
-                        finding.class.as_str().replace('_', " ")
-                    ),
-                ];
-                if several_captures {
-                    row.push(capture_name(report, finding.capture));
-                }
-                table.add_row(row);
+                    finding.country.clone().unwrap_or_else(|| "-".into()),
+                    format!("flow {}, packet #{}", finding.flow, finding.packet),
+                    finding.allowed.clone().unwrap_or_default(),
+                ]);
             }
             writeln!(out, "{table}")?;
         }
-
         writeln!(out)?;
         if report.flows.is_empty() {
             writeln!(out, "No UDP or TCP flows.")?;
@@ -116,12 +111,70 @@ impl Emitter for TableEmitter {
                 db.role, db.description, db.source, db.build_date
             )?;
         }
-        writeln!(
+        let restricted: Vec<&str> = report
+            .policy
+            .scope
+            .restricted
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        write!(
             out,
-            "Policy: {} (restricted: {})",
+            "Policy: {} (restricted: {}",
             report.policy.source,
-            report.policy.restricted.join(" ")
-        )
+            restricted.join(" ")
+        )?;
+        if let Some(home) = &report.policy.scope.home {
+            let home: Vec<&str> = home.iter().map(String::as_str).collect();
+            write!(out, "; home: {}", home.join(" "))?;
+        }
+        writeln!(out, ")")
+    }
+}
+
+fn findings_table(report: &Report, findings: &[FindingReport], several_captures: bool) -> Table {
+    let mut table = new_table();
+    let mut header = vec![
+        "Severity", "Rule", "App", "Server", "Country", "AS", "Hostname", "Evidence",
+    ];
+    if several_captures {
+        header.push("Capture");
+    }
+    table.set_header(header);
+    for finding in findings {
+        let flow = report.flows.get(finding.flow);
+        let mut row = vec![
+            finding.severity.as_str().to_uppercase(),
+            finding.rule.to_string(),
+            finding.app.clone().unwrap_or_else(|| "-".into()),
+            finding.server.to_string(),
+            flow.map(|f| country_text(&f.server)).unwrap_or_default(),
+            flow.map(|f| as_text(&f.server)).unwrap_or_default(),
+            finding.hostname.clone().unwrap_or_else(|| "-".into()),
+            evidence_text(finding),
+        ];
+        if several_captures {
+            row.push(capture_name(report, finding.capture));
+        }
+        table.add_row(row);
+    }
+    table
+}
+
+fn evidence_text(finding: &FindingReport) -> String {
+    match (finding.class, finding.packets) {
+        (Some(class), Some(packets)) => format!(
+            "flow {}, packet #{} at {} ({packets} {} packets)",
+            finding.flow,
+            finding.packet,
+            finding.time,
+            class.as_str().replace('_', " ")
+        ),
+        _ => format!(
+            "flow {}, packet #{} at {}",
+            finding.flow, finding.packet, finding.time
+        ),
     }
 }
 
@@ -152,11 +205,18 @@ fn flow_row(index: usize, flow: &FlowReport) -> Vec<String> {
     ]
 }
 
+/// The location, and the operator's country when it differs: `DE (op. CN)`.
 fn country_text(server: &ServerReport) -> String {
-    match (&server.country, server.special) {
+    let location = match (&server.country, server.special) {
         (Some(country), _) => country.clone(),
         (None, Some(special)) => special.as_str().to_string(),
         (None, None) => "?".into(),
+    };
+    match &server.operator_country {
+        Some(operator) if server.country.as_ref() != Some(operator) => {
+            format!("{location} (op. {operator})")
+        }
+        _ => location,
     }
 }
 

