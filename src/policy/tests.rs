@@ -332,3 +332,31 @@ fn severities_order_from_info_to_critical() {
     assert!(Severity::High > Severity::Medium);
     assert!(Severity::Low > Severity::Info);
 }
+
+#[test]
+fn findings_say_when_the_location_is_doubtful() {
+    let policy = Policy::builtin().unwrap();
+    let mut doubtful = geo(Some("CN"), Some("CN"));
+    doubtful.disagreement = vec![
+        crate::geo::SourceCountry {
+            source: "a.mmdb".into(),
+            country: Some("CN".into()),
+        },
+        crate::geo::SourceCountry {
+            source: "b.mmdb".into(),
+            country: Some("SG".into()),
+        },
+    ];
+    doubtful.anycast = Some("Example CDN".into());
+    let mut findings = Vec::new();
+    policy.evaluate(&facts(&doubtful, None), &mut findings);
+    let notes = &findings[0].notes;
+    assert!(
+        notes.contains(&"location databases disagree: a.mmdb says CN, b.mmdb says SG".to_string()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"location unreliable: anycast (Example CDN)".to_string()),
+        "{notes:?}"
+    );
+}

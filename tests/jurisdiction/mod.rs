@@ -280,3 +280,52 @@ fn explain_prints_every_rule_and_docs_list_them_all() {
     assert!(count >= 12, "{count} rules");
     assert_eq!(callaudit(["explain", "no-such-rule"]).code, 2);
 }
+
+#[test]
+fn several_location_databases_are_compared_and_anycast_is_marked() {
+    let city = root().join("data/geoip/test/city-test.mmdb");
+    let country = root().join("data/geoip/test/country-test.mmdb");
+    let run = callaudit([
+        "lookup".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--geoip-db".as_ref(),
+        city.as_os_str(),
+        "--geoip-db".as_ref(),
+        country.as_os_str(),
+        "81.2.69.160".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let address = &report["addresses"][0];
+    assert_eq!(address["country"], "GB", "the first database decides");
+    let answers: Vec<(&str, &str)> = address["disagreement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["source"].as_str().unwrap(),
+                a["country"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [("city-test.mmdb", "GB"), ("country-test.mmdb", "FR")]
+    );
+    assert!(
+        address["coordinates"].is_array(),
+        "a City database gives coordinates"
+    );
+    let roles: Vec<&str> = report["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["country", "country", "asn", "operator"]);
+
+    let anycast = callaudit(["lookup", "--format", "json", "1.1.1.1"]).json();
+    assert_eq!(anycast["addresses"][0]["anycast"], "Cloudflare");
+}
