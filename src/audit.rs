@@ -2,12 +2,18 @@
 //! and collects the results into one [`Report`].
 //!
 //! This is the only module that knows every stage; the stages themselves only look left.
+//! [`Auditor`] holds what a run shares (databases, policy, the report being built); a
+//! [`Session`] is one capture being read, packet by packet. Saved files are read to the end and
+//! then finished; a live capture (`live.rs`) also asks its session for findings as soon as a
+//! packet proves them, and evicts idle flows so that hours-long runs stay small.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 
-use crate::capture::{CaptureError, FileSource, Read};
+use crate::capture::{
+    CaptureError, CapturedPacket, FileSource, LinkType, LiveStats, Process, Read, Timestamp,
+};
 use crate::classify::app::AppCatalog;
 use crate::classify::{Classifier, FlowClass, PacketRef, Protocol, Role};
 use crate::decode::{self, DecodeStats, Decoded};
@@ -24,7 +30,6 @@ pub struct Auditor<'a> {
     geo: &'a GeoDb,
     policy: &'a Policy,
     catalog: &'a AppCatalog,
-    filter: Option<&'a str>,
     /// Where each server address is: looked up once per address per run.
     places: HashMap<IpAddr, Place>,
     report: Report,
@@ -32,17 +37,11 @@ pub struct Auditor<'a> {
 }
 
 impl<'a> Auditor<'a> {
-    pub fn new(
-        geo: &'a GeoDb,
-        policy: &'a Policy,
-        catalog: &'a AppCatalog,
-        filter: Option<&'a str>,
-    ) -> Auditor<'a> {
+    pub fn new(geo: &'a GeoDb, policy: &'a Policy, catalog: &'a AppCatalog) -> Auditor<'a> {
         Auditor {
             geo,
             policy,
             catalog,
-            filter,
             places: HashMap::new(),
             report: Report {
                 schema_version: SCHEMA_VERSION,
@@ -63,17 +62,15 @@ impl<'a> Auditor<'a> {
     /// Reads one capture to its end (or to the damage that ends it) and adds its flows and
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
-    pub fn audit_file(&mut self, path: &Path) -> Result<(), CaptureError> {
-        let mut source = FileSource::open(path, self.filter)?;
-        let link_type = source.link_type();
-        let mut table: FlowTable<FlowClass> = FlowTable::default();
-        let mut classifier = Classifier::new(self.catalog);
-        let mut packets = 0u64;
+    pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
+        let mut source = FileSource::open(path, filter)?;
+        let mut session = self.session(source.link_type());
         let mut warning = None;
-
         loop {
-            let packet = match source.read() {
-                Ok(Read::Packet(packet)) => packet,
+            match source.read() {
+                Ok(Read::Packet(packet)) => {
+                    session.packet(self, &packet);
+                }
                 Ok(Read::FilteredOut) => continue,
                 Ok(Read::End) => break,
                 Err(problem) => {
@@ -83,101 +80,26 @@ impl<'a> Auditor<'a> {
                     ));
                     break;
                 }
-            };
-            packets += 1;
-            let decoded = decode::decode(link_type, &packet);
-            self.decode_stats.record(&decoded);
-            let Decoded::Packet(decoded) = decoded else {
-                continue;
-            };
-            self.report.summary.decoded += 1;
-            let at = PacketRef {
-                number: packet.number,
-                time: packet.time,
-            };
-            let (flow, direction) =
-                table.observe(&decoded, at.number, at.time, |client, server, transport| {
-                    classifier.new_flow(client, server, transport)
-                });
-            classifier.classify(&mut flow.state, direction, &decoded, at);
-        }
-
-        let capture_index = self.report.captures.len();
-        if let Some(warning) = &warning {
-            self.report
-                .warnings
-                .push(format!("{}: {warning}", path.display()));
-        }
-        self.report.captures.push(CaptureSummary {
-            path: path.display().to_string(),
-            link_type: link_type.0,
-            packets_read: source.packets_read(),
-            packets,
-            warning,
-        });
-        self.report.summary.packets += packets;
-
-        let first_index = self.report.flows.len();
-        let mut flows = table.into_flows();
-        let mut places = Vec::with_capacity(flows.len());
-        for flow in &mut flows {
-            classifier.finish(&mut flow.state, &flow.server);
-            let place = self.place(flow.server.ip);
-            if let Some(asn) = place.geo.asn {
-                classifier.attribute_by_asn(&mut flow.state, asn);
             }
-            places.push(place);
         }
-        classifier.propagate(&mut flows, first_index);
-
-        for (flow, place) in flows.iter().zip(places) {
-            let flow_index = self.report.flows.len();
-            let rtt_ms = flow.state.rtt.min_rtt_ms();
-            let plausible = self.policy.location_plausible(&place.geo, rtt_ms);
-            let app = flow
-                .state
-                .app
-                .as_ref()
-                .and_then(|m| self.catalog.get(m.app))
-                .map(|a| a.id.as_str());
-            let facts = FlowFacts {
-                flow: flow_index,
-                transport: flow.transport,
-                app,
-                hostname: flow.state.hostname.as_ref().map(|(name, _)| name.as_str()),
-                server: flow.server,
-                first_packet: PacketRef {
-                    number: flow.first_packet,
-                    time: flow.first_seen,
-                },
-                first_of_class: [
-                    flow.state.roles.first(Role::KeyExchange),
-                    flow.state.roles.first(Role::Media),
-                    flow.state.roles.first(Role::Signaling),
-                ],
-                geo: &place.geo,
-                network_label: place.network.as_deref(),
-                rtt_ms,
-                plausible,
-                tls_version: flow.state.handshake.version,
-                srtp_profile: flow.state.handshake.srtp_profile,
-                keys_in_clear: flow.state.keys_in_clear,
-            };
-            let mut findings = Vec::new();
-            self.policy.evaluate(&facts, &mut findings);
-            let flow_report =
-                flow_report(capture_index, flow, place, rtt_ms, plausible, self.catalog);
-            for finding in findings {
-                let finding = finding_report(capture_index, finding, &flow_report);
-                if finding.allowed.is_some() {
-                    self.report.allowed.push(finding);
-                } else {
-                    self.report.findings.push(finding);
-                }
-            }
-            self.report.flows.push(flow_report);
-        }
+        let name = path.display().to_string();
+        session.finish(self, name, source.packets_read(), warning, None);
         Ok(())
+    }
+
+    /// A session for the next capture of the run.
+    pub fn session(&self, link_type: LinkType) -> Session<'a> {
+        Session {
+            link_type,
+            capture_index: self.report.captures.len(),
+            first_index: self.report.flows.len(),
+            table: FlowTable::default(),
+            classifier: Classifier::new(self.catalog),
+            packets: 0,
+            done: BTreeMap::new(),
+            emitted: HashSet::new(),
+            processes: HashMap::new(),
+        }
     }
 
     /// The server's location and operator, with the policy's `networks` applied over GeoIP:
@@ -195,6 +117,57 @@ impl<'a> Auditor<'a> {
         let place = Place { geo, network };
         self.places.insert(ip, place.clone());
         place
+    }
+
+    /// The flow's facts for the policy, and its findings.
+    fn evaluate(
+        &mut self,
+        flow: &Flow<FlowClass>,
+        index: usize,
+    ) -> (Place, Option<f64>, Option<bool>, Vec<Finding>) {
+        let place = self.place(flow.server.ip);
+        let rtt_ms = flow.state.rtt.min_rtt_ms();
+        let plausible = self.policy.location_plausible(&place.geo, rtt_ms);
+        let app = flow
+            .state
+            .app
+            .as_ref()
+            .and_then(|m| self.catalog.get(m.app))
+            .map(|a| a.id.as_str());
+        let facts = FlowFacts {
+            flow: index,
+            transport: flow.transport,
+            app,
+            hostname: flow.state.hostname.as_ref().map(|(name, _)| name.as_str()),
+            server: flow.server,
+            first_packet: PacketRef {
+                number: flow.first_packet,
+                time: flow.first_seen,
+            },
+            first_of_class: [
+                flow.state.roles.first(Role::KeyExchange),
+                flow.state.roles.first(Role::Media),
+                flow.state.roles.first(Role::Signaling),
+            ],
+            geo: &place.geo,
+            network_label: place.network.as_deref(),
+            rtt_ms,
+            plausible,
+            tls_version: flow.state.handshake.version,
+            srtp_profile: flow.state.handshake.srtp_profile,
+            keys_in_clear: flow.state.keys_in_clear,
+        };
+        let mut findings = Vec::new();
+        self.policy.evaluate(&facts, &mut findings);
+        (place, rtt_ms, plausible, findings)
+    }
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    pub fn decode_stats(&self) -> &DecodeStats {
+        &self.decode_stats
     }
 
     /// The finished report: findings sorted, summary filled in.
@@ -224,6 +197,209 @@ impl<'a> Auditor<'a> {
     }
 }
 
+/// What a packet did to its flow, for a live capture's events.
+pub struct PacketOutcome {
+    /// The flow's report index.
+    pub flow: usize,
+    pub new_flow: bool,
+}
+
+/// A flow finished early (evicted) or at the end, waiting for its place in the report.
+struct FinishedFlow {
+    report: FlowReport,
+    findings: Vec<FindingReport>,
+}
+
+/// One capture being read.
+pub struct Session<'c> {
+    link_type: LinkType,
+    capture_index: usize,
+    /// Report index of this capture's flow number 0.
+    first_index: usize,
+    table: FlowTable<FlowClass>,
+    classifier: Classifier<'c>,
+    /// Packets analysed (passed the filter).
+    packets: u64,
+    /// Flows evicted before the end, by flow number.
+    done: BTreeMap<usize, FinishedFlow>,
+    /// Live: findings already announced, by flow number and rule.
+    emitted: HashSet<(usize, &'static str)>,
+    /// Live: the local program that owns each flow's socket, by flow number.
+    processes: HashMap<usize, Process>,
+}
+
+impl Session<'_> {
+    /// Decodes and classifies one packet. `None` for packets that are not UDP/TCP over IP.
+    pub fn packet(
+        &mut self,
+        auditor: &mut Auditor<'_>,
+        packet: &CapturedPacket<'_>,
+    ) -> Option<PacketOutcome> {
+        self.packets += 1;
+        let decoded = decode::decode(self.link_type, packet);
+        auditor.decode_stats.record(&decoded);
+        let Decoded::Packet(decoded) = decoded else {
+            return None;
+        };
+        auditor.report.summary.decoded += 1;
+        let at = PacketRef {
+            number: packet.number,
+            time: packet.time,
+        };
+        let created = self.table.created();
+        let classifier = &mut self.classifier;
+        let (flow, direction) =
+            self.table
+                .observe(&decoded, at.number, at.time, |client, server, transport| {
+                    classifier.new_flow(client, server, transport)
+                });
+        self.classifier
+            .classify(&mut flow.state, direction, &decoded, at);
+        Some(PacketOutcome {
+            flow: self.first_index + flow.number,
+            new_flow: self.table.created() > created,
+        })
+    }
+
+    /// Live: the findings a flow proves now that were not announced before. Cheap unless the
+    /// flow has a first packet of a class or a new app (the policy runs once per such change).
+    pub fn new_findings(
+        &mut self,
+        auditor: &mut Auditor<'_>,
+        flow_index: usize,
+    ) -> Vec<FindingReport> {
+        let number = flow_index - self.first_index;
+        let Some(flow) = self.table.get_by_number(number) else {
+            return Vec::new();
+        };
+        let (place, rtt_ms, plausible, findings) = auditor.evaluate(flow, flow_index);
+        let fresh: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| self.emitted.insert((number, f.rule)))
+            .collect();
+        if fresh.is_empty() {
+            return Vec::new();
+        }
+        let report = flow_report(
+            self.capture_index,
+            flow,
+            place,
+            rtt_ms,
+            plausible,
+            auditor.catalog,
+            self.processes.get(&number),
+        );
+        fresh
+            .into_iter()
+            .map(|finding| finding_report(self.capture_index, finding, &report))
+            .collect()
+    }
+
+    /// Live: records which local program owns a flow.
+    pub fn set_process(&mut self, flow_index: usize, process: Process) {
+        self.processes
+            .insert(flow_index - self.first_index, process);
+    }
+
+    /// The current flow of a report index, for live events.
+    pub fn flow(&self, flow_index: usize) -> Option<&Flow<FlowClass>> {
+        self.table
+            .get_by_number(flow_index.checked_sub(self.first_index)?)
+    }
+
+    /// Live: finishes the flows idle for more than `idle_secs` and keeps only their report.
+    pub fn evict_idle(
+        &mut self,
+        auditor: &mut Auditor<'_>,
+        now: Timestamp,
+        idle_secs: i64,
+    ) -> Vec<FlowReport> {
+        let mut evicted = Vec::new();
+        for mut flow in self.table.evict_idle(now, idle_secs) {
+            self.classifier.finish(&mut flow.state, &flow.server);
+            let finished = self.finish_flow(auditor, &flow);
+            evicted.push(finished.report.clone());
+            self.done.insert(flow.number, finished);
+        }
+        evicted
+    }
+
+    /// Packets analysed so far, flows so far.
+    pub fn counts(&self) -> (u64, usize) {
+        (self.packets, self.table.created())
+    }
+
+    fn finish_flow(&mut self, auditor: &mut Auditor<'_>, flow: &Flow<FlowClass>) -> FinishedFlow {
+        let index = self.first_index + flow.number;
+        let (place, rtt_ms, plausible, findings) = auditor.evaluate(flow, index);
+        let report = flow_report(
+            self.capture_index,
+            flow,
+            place,
+            rtt_ms,
+            plausible,
+            auditor.catalog,
+            self.processes.get(&flow.number),
+        );
+        let findings = findings
+            .into_iter()
+            .map(|finding| finding_report(self.capture_index, finding, &report))
+            .collect();
+        FinishedFlow { report, findings }
+    }
+
+    /// Settles every remaining flow (labels propagated between them) and adds the capture, its
+    /// flows and findings to the report, in flow order. Returns the reports of the flows that
+    /// were still live, for a live capture's last events.
+    pub fn finish(
+        mut self,
+        auditor: &mut Auditor<'_>,
+        name: String,
+        packets_read: u64,
+        warning: Option<String>,
+        live: Option<LiveStats>,
+    ) -> Vec<FlowReport> {
+        if let Some(warning) = &warning {
+            auditor.report.warnings.push(format!("{name}: {warning}"));
+        }
+        auditor.report.captures.push(CaptureSummary {
+            path: name,
+            link_type: self.link_type.0,
+            packets_read,
+            packets: self.packets,
+            warning,
+            live,
+        });
+        auditor.report.summary.packets += self.packets;
+
+        let mut flows = std::mem::take(&mut self.table).into_flows();
+        for flow in &mut flows {
+            self.classifier.finish(&mut flow.state, &flow.server);
+            if let Some(asn) = auditor.place(flow.server.ip).geo.asn {
+                self.classifier.attribute_by_asn(&mut flow.state, asn);
+            }
+        }
+        self.classifier.propagate(&mut flows, self.first_index);
+        let mut still_live = Vec::new();
+        for flow in &flows {
+            let finished = self.finish_flow(auditor, flow);
+            still_live.push(finished.report.clone());
+            self.done.insert(flow.number, finished);
+        }
+        for (_, finished) in std::mem::take(&mut self.done) {
+            for finding in finished.findings {
+                if finding.allowed.is_some() {
+                    auditor.report.allowed.push(finding);
+                } else {
+                    auditor.report.findings.push(finding);
+                }
+            }
+            auditor.report.flows.push(finished.report);
+        }
+        still_live
+    }
+}
+
 /// Where a server is, after the policy's networks.
 #[derive(Clone)]
 struct Place {
@@ -239,6 +415,7 @@ fn flow_report(
     rtt_ms: Option<f64>,
     plausible: Option<bool>,
     catalog: &AppCatalog,
+    process: Option<&Process>,
 ) -> FlowReport {
     let geo = place.geo;
     let class = &flow.state;
@@ -272,6 +449,7 @@ fn flow_report(
             location_plausible: plausible,
         },
         orientation: flow.orientation,
+        process: process.cloned(),
         hostname,
         hostname_source,
         app: class

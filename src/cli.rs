@@ -33,6 +33,78 @@ pub enum Command {
     /// Write a starter policy, or check a policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Capture live from an interface: findings the moment they are proved, the full report
+    /// when it stops (Ctrl-C, SIGTERM, --duration, --count).
+    Live(LiveArgs),
+    /// List the interfaces libpcap can capture on.
+    Interfaces(InterfacesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// Interface to capture on [default: libpcap's choice, as tcpdump's; see `interfaces`].
+    #[arg(short, long, value_name = "NAME")]
+    pub interface: Option<String>,
+
+    /// Capture only packets matching this BPF expression (tcpdump syntax).
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Bytes kept of each packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: i32,
+
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Write every captured packet to FILE (pcap): the evidence. Packet numbers in findings are
+    /// this file's, so `callaudit audit FILE` later gives the same findings.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+
+    /// Output: `table` (finding lines as they come, then the report), `json` (the report only;
+    /// finding lines on stderr), `jsonl` (one JSON event per line, docs/live.md)
+    /// [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<LiveFormatArg>,
+
+    /// Write the final report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Seconds without a packet after which a flow is finished and kept only as its report.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub idle_timeout: u32,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Exit with 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::High)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormatArg {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InterfacesArgs {
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, clap::Args)]

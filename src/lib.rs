@@ -28,6 +28,7 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod geo;
+pub mod live;
 pub mod lookup;
 pub mod policy;
 pub mod report;
@@ -39,7 +40,10 @@ use std::process::ExitCode;
 
 use audit::Auditor;
 use classify::app::AppCatalog;
-use cli::{AppsArgs, AuditArgs, Cli, Command, DataArgs, ExplainArgs, LookupArgs, PolicyCommand};
+use cli::{
+    AppsArgs, AuditArgs, Cli, Command, DataArgs, ExplainArgs, InterfacesArgs, LookupArgs,
+    PolicyCommand,
+};
 use geo::GeoDb;
 use policy::Policy;
 use report::{Format, Report};
@@ -57,17 +61,60 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lookup(args) => run_lookup(&args),
         Command::Explain(args) => run_explain(&args),
         Command::Policy(command) => run_policy(&command),
+        Command::Live(args) => live::run(&args),
+        Command::Interfaces(args) => run_interfaces(&args),
     }
 }
 
+fn run_interfaces(args: &InterfacesArgs) -> ExitCode {
+    let interfaces = match capture::interfaces() {
+        Ok(interfaces) => interfaces,
+        Err(e) => return fail(e),
+    };
+    let format = args.format.map_or_else(default_format, Format::from);
+    let mut out = io::stdout().lock();
+    let written = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &interfaces)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Table => {
+            let mut table = comfy_table::Table::new();
+            table
+                .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_header([
+                    "Interface",
+                    "Addresses",
+                    "Up",
+                    "Running",
+                    "Loopback",
+                    "Default",
+                ]);
+            let yes = |b: bool| if b { "yes" } else { "-" };
+            for i in &interfaces {
+                let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                table.add_row([
+                    i.name.clone(),
+                    addresses.join(" "),
+                    yes(i.up).into(),
+                    yes(i.running).into(),
+                    yes(i.loopback).into(),
+                    yes(i.default).into(),
+                ]);
+            }
+            writeln!(out, "{table}")
+        }
+    };
+    finish_output(written.and_then(|()| out.flush()))
+}
+
 /// The policy, GeoIP databases and app catalog a run uses: checked before any input is read.
-struct Data {
+pub(crate) struct Data {
     policy: Policy,
     geo: GeoDb,
     catalog: AppCatalog,
 }
 
-fn load_data(args: &DataArgs) -> Result<Data, String> {
+pub(crate) fn load_data(args: &DataArgs) -> Result<Data, String> {
     let policy = match &args.policy {
         Some(path) => Policy::from_file(path),
         None => Policy::builtin(),
@@ -239,10 +286,10 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         }
     }
 
-    let mut auditor = Auditor::new(&geo, &policy, &catalog, args.filter.as_deref());
+    let mut auditor = Auditor::new(&geo, &policy, &catalog);
     let mut audited = 0usize;
     for path in &captures {
-        match auditor.audit_file(path) {
+        match auditor.audit_file(path, args.filter.as_deref()) {
             Ok(()) => audited += 1,
             Err(e) => {
                 error(e);
@@ -261,7 +308,7 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         }
         return ExitCode::from(EXIT_ERROR);
     }
-    if let Err(e) = write_report(&report, args) {
+    if let Err(e) = write_report(&report, args.output.as_deref(), choose_format(args)) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             return ExitCode::from(if had_error { EXIT_ERROR } else { 0 });
         }
@@ -283,7 +330,7 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
     ExitCode::from(if failing { EXIT_FINDINGS } else { 0 })
 }
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
     error(message);
     ExitCode::from(EXIT_ERROR)
 }
@@ -307,9 +354,14 @@ fn choose_format(args: &AuditArgs) -> Format {
     }
 }
 
-fn write_report(report: &Report, args: &AuditArgs) -> io::Result<()> {
-    let emitter = choose_format(args).emitter();
-    match &args.output {
+/// Writes the report in `format` to `output`, or to standard output.
+pub(crate) fn write_report(
+    report: &Report,
+    output: Option<&Path>,
+    format: Format,
+) -> io::Result<()> {
+    let emitter = format.emitter();
+    match output {
         Some(path) => {
             let mut out = BufWriter::new(File::create(path)?);
             emitter.emit(report, &mut out)?;

@@ -8,8 +8,15 @@
 //! than inside libpcap, so that the number a finding cites is the one an analyst sees when they
 //! open the same file in Wireshark.
 
+mod live;
+pub mod process;
 mod time;
 
+pub use live::{
+    default_interface, drop_privileges, interfaces, Interface, LiveOptions, LiveRead, LiveSource,
+    LiveStats,
+};
+pub use process::Process;
 pub use time::Timestamp;
 
 use std::fmt;

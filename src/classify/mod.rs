@@ -483,7 +483,7 @@ impl<'c> Classifier<'c> {
 
     /// Passes labels between the flows of one capture and names server roles; see
     /// [`propagate`]. Call after [`Classifier::finish`] on every flow.
-    /// `first_index` is the report index of `flows[0]`, for the flow numbers in evidence.
+    /// `first_index` is the report index of the capture's flow number 0, for the flow numbers in evidence.
     pub fn propagate(&self, flows: &mut [Flow<FlowClass>], first_index: usize) {
         propagate::run(self, flows, first_index);
     }

@@ -32,6 +32,7 @@ struct Announcement {
     how: Announced,
 }
 
+/// `first_index` is the report index of the capture's flow number 0.
 pub(super) fn run(classifier: &Classifier<'_>, flows: &mut [Flow<FlowClass>], first_index: usize) {
     let mut announced: HashMap<(IpAddr, u16), Announcement> = HashMap::new();
     let mut attributed_servers: HashMap<IpAddr, usize> = HashMap::new();
@@ -69,8 +70,9 @@ pub(super) fn run(classifier: &Classifier<'_>, flows: &mut [Flow<FlowClass>], fi
             .copied();
         if let Some(announcement) = announcement {
             let source_app = flows[announcement.flow].state.app.clone();
+            let source_number = flows[announcement.flow].number;
             let state = &mut flows[index].state;
-            state.announced_by = Some(first_index + announcement.flow);
+            state.announced_by = Some(first_index + source_number);
             let kind = match announcement.how {
                 Announced::SdpMedia(media) => {
                     if let Some(media) = media {
@@ -135,7 +137,7 @@ fn inherit(
         return;
     }
     if let Some(app) = flows[source].state.app.as_ref().map(|m| m.app) {
-        let detail = (first_index + source).to_string();
+        let detail = (first_index + flows[source].number).to_string();
         classifier.offer(&mut flows[index].state, app, kind, detail, None);
     }
 }

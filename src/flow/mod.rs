@@ -81,9 +81,13 @@ impl FlowKey {
             ip: packet.dst,
             port: packet.dst_port,
         };
+        FlowKey::of_endpoints(packet.transport, a, b)
+    }
+
+    fn of_endpoints(transport: Transport, a: Endpoint, b: Endpoint) -> FlowKey {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
-            transport: packet.transport,
+            transport,
             low,
             high,
         }
@@ -98,6 +102,8 @@ pub struct Counters {
 
 #[derive(Debug)]
 pub struct Flow<S> {
+    /// Creation order within the table, from 0: stable while other flows come and go.
+    pub number: usize,
     pub transport: Transport,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -117,10 +123,12 @@ impl<S> Flow<S> {
     }
 }
 
-/// All flows of one capture, in order of first appearance.
+/// The live flows of one capture, in order of first appearance.
 pub struct FlowTable<S> {
     index: HashMap<FlowKey, usize>,
     flows: Vec<Flow<S>>,
+    /// Flows ever created: the next flow's `number`.
+    created: usize,
 }
 
 impl<S> Default for FlowTable<S> {
@@ -128,6 +136,7 @@ impl<S> Default for FlowTable<S> {
         FlowTable {
             index: HashMap::new(),
             flows: Vec::new(),
+            created: 0,
         }
     }
 }
@@ -149,6 +158,7 @@ impl<S> FlowTable<S> {
                 let (client, server, orientation) = orient(packet);
                 let state = new_state(&client, &server, packet.transport);
                 self.flows.push(Flow {
+                    number: self.created,
                     transport: packet.transport,
                     client,
                     server,
@@ -159,6 +169,7 @@ impl<S> FlowTable<S> {
                     first_packet: number,
                     state,
                 });
+                self.created += 1;
                 let slot = self.flows.len() - 1;
                 self.index.insert(key, slot);
                 slot
@@ -189,6 +200,41 @@ impl<S> FlowTable<S> {
 
     pub fn into_flows(self) -> Vec<Flow<S>> {
         self.flows
+    }
+
+    /// The live flow with this creation number.
+    pub fn get_by_number(&self, number: usize) -> Option<&Flow<S>> {
+        // Flows stay in creation order (eviction keeps the order), so their numbers are sorted.
+        let slot = self
+            .flows
+            .binary_search_by_key(&number, |flow| flow.number)
+            .ok()?;
+        self.flows.get(slot)
+    }
+
+    /// Flows ever created, evicted ones included.
+    pub fn created(&self) -> usize {
+        self.created
+    }
+
+    /// Removes and returns the flows whose last packet is older than `idle_secs` before `now`,
+    /// for long live captures: memory then holds only the flows still talking. A later packet
+    /// of an evicted 5-tuple starts a new flow.
+    pub fn evict_idle(&mut self, now: Timestamp, idle_secs: i64) -> Vec<Flow<S>> {
+        let is_idle = |flow: &Flow<S>| now.secs.saturating_sub(flow.last_seen.secs) > idle_secs;
+        if !self.flows.iter().any(is_idle) {
+            return Vec::new();
+        }
+        let (idle, live): (Vec<Flow<S>>, Vec<Flow<S>>) = std::mem::take(&mut self.flows)
+            .into_iter()
+            .partition(is_idle);
+        self.flows = live;
+        self.index.clear();
+        for (slot, flow) in self.flows.iter().enumerate() {
+            let key = FlowKey::of_endpoints(flow.transport, flow.client, flow.server);
+            self.index.insert(key, slot);
+        }
+        idle
     }
 }
 

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::Timestamp;
+use crate::capture::{LiveStats, Process, Timestamp};
 use crate::classify::{Confidence, HostnameSource, MediaKind, PacketRef, Role, ServerRole};
 use crate::decode::{Malformed, SkipReason, Transport};
 use crate::flow::{Endpoint, Orientation};
@@ -89,6 +89,8 @@ pub struct CaptureSummary {
     pub packets: u64,
     /// Set when the capture is damaged (e.g. truncated): results cover the packets before it.
     pub warning: Option<String>,
+    /// Live capture: libpcap's counters (packets the kernel received and dropped).
+    pub live: Option<LiveStats>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -205,6 +207,8 @@ pub struct FlowReport {
     pub server: ServerReport,
     /// The rule that decided which end is the server.
     pub orientation: Orientation,
+    /// Live capture: the local program that owns the client socket, when it could be found.
+    pub process: Option<Process>,
     pub hostname: Option<String>,
     pub hostname_source: Option<HostnameSource>,
     /// Lowercase app id from the app catalog, or null when unknown.
