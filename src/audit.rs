@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use crate::capture::{
     CaptureError, CapturedPacket, FileSource, LinkType, LiveStats, Process, Read, Timestamp,
@@ -52,6 +54,7 @@ impl<'a> Auditor<'a> {
                 summary: Summary::default(),
                 findings: Vec::new(),
                 allowed: Vec::new(),
+                baselined: Vec::new(),
                 flows: Vec::new(),
                 warnings: Vec::new(),
             },
@@ -63,43 +66,81 @@ impl<'a> Auditor<'a> {
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
     pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
-        let mut source = FileSource::open(path, filter)?;
-        let mut session = self.session(source.link_type());
-        let mut warning = None;
-        loop {
-            match source.read() {
-                Ok(Read::Packet(packet)) => {
-                    session.packet(self, &packet);
-                }
-                Ok(Read::FilteredOut) => continue,
-                Ok(Read::End) => break,
-                Err(problem) => {
-                    warning = Some(format!(
-                        "capture damaged after packet {}: {problem}; results cover the packets before it",
-                        source.packets_read()
-                    ));
-                    break;
+        let read = read_capture(path, filter, self.catalog)?;
+        read.finish(self);
+        Ok(())
+    }
+
+    /// Reads captures on up to `jobs` threads and adds them to the report in input order, so
+    /// the report is the same whatever `jobs` is. The packet work runs in parallel; finishing a
+    /// capture (geolocation, policy) is quick and runs here, in order. One result per path.
+    pub fn audit_files(
+        &mut self,
+        paths: &[PathBuf],
+        filter: Option<&str>,
+        jobs: usize,
+    ) -> Vec<Result<(), CaptureError>> {
+        if jobs <= 1 || paths.len() <= 1 {
+            return paths
+                .iter()
+                .map(|path| self.audit_file(path, filter))
+                .collect();
+        }
+        let catalog = self.catalog;
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<Option<Result<(), CaptureError>>> =
+            paths.iter().map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let (sender, receiver) = mpsc::channel();
+            for _ in 0..jobs.min(paths.len()) {
+                let sender = sender.clone();
+                let next = &next;
+                scope.spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(index) else {
+                        break;
+                    };
+                    if sender
+                        .send((index, read_capture(path, filter, catalog)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                });
+            }
+            drop(sender);
+            // Finish in input order: hold a capture read early until those before it are done.
+            let mut waiting = BTreeMap::new();
+            let mut expected = 0;
+            for (index, read) in receiver {
+                waiting.insert(index, read);
+                while let Some(read) = waiting.remove(&expected) {
+                    results[expected] = Some(read.map(|read| read.finish(self)));
+                    expected += 1;
                 }
             }
-        }
-        let name = path.display().to_string();
-        session.finish(self, name, source.packets_read(), warning, None);
-        Ok(())
+        });
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(CaptureError {
+                        path: PathBuf::new(),
+                        problem: "not read".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// A session for the next capture of the run.
     pub fn session(&self, link_type: LinkType) -> Session<'a> {
-        Session {
+        Session::new(
+            self.catalog,
             link_type,
-            capture_index: self.report.captures.len(),
-            first_index: self.report.flows.len(),
-            table: FlowTable::default(),
-            classifier: Classifier::new(self.catalog),
-            packets: 0,
-            done: BTreeMap::new(),
-            emitted: HashSet::new(),
-            processes: HashMap::new(),
-        }
+            self.report.captures.len(),
+            self.report.flows.len(),
+        )
     }
 
     /// The server's location and operator, with the policy's `networks` applied over GeoIP:
@@ -197,6 +238,54 @@ impl<'a> Auditor<'a> {
     }
 }
 
+/// A capture file read to its end, to be finished into the report.
+struct ReadCapture<'c> {
+    session: Session<'c>,
+    name: String,
+    packets_read: u64,
+    warning: Option<String>,
+}
+
+impl ReadCapture<'_> {
+    fn finish(self, auditor: &mut Auditor<'_>) {
+        self.session
+            .finish(auditor, self.name, self.packets_read, self.warning, None);
+    }
+}
+
+/// Reads a capture file through the packet stages (decode, flow, classify).
+fn read_capture<'c>(
+    path: &Path,
+    filter: Option<&str>,
+    catalog: &'c AppCatalog,
+) -> Result<ReadCapture<'c>, CaptureError> {
+    let mut source = FileSource::open(path, filter)?;
+    let mut session = Session::new(catalog, source.link_type(), 0, 0);
+    let mut warning = None;
+    loop {
+        match source.read() {
+            Ok(Read::Packet(packet)) => {
+                session.packet(&packet);
+            }
+            Ok(Read::FilteredOut) => continue,
+            Ok(Read::End) => break,
+            Err(problem) => {
+                warning = Some(format!(
+                    "capture damaged after packet {}: {problem}; results cover the packets before it",
+                    source.packets_read()
+                ));
+                break;
+            }
+        }
+    }
+    Ok(ReadCapture {
+        session,
+        name: path.display().to_string(),
+        packets_read: source.packets_read(),
+        warning,
+    })
+}
+
 /// What a packet did to its flow, for a live capture's events.
 pub struct PacketOutcome {
     /// The flow's report index.
@@ -220,6 +309,9 @@ pub struct Session<'c> {
     classifier: Classifier<'c>,
     /// Packets analysed (passed the filter).
     packets: u64,
+    /// Packets decoded to UDP/TCP, and what the decoder did not pass on.
+    decoded: u64,
+    decode_stats: DecodeStats,
     /// Flows evicted before the end, by flow number.
     done: BTreeMap<usize, FinishedFlow>,
     /// Live: findings already announced, by flow number and rule.
@@ -228,20 +320,37 @@ pub struct Session<'c> {
     processes: HashMap<usize, Process>,
 }
 
-impl Session<'_> {
+impl<'c> Session<'c> {
+    fn new(
+        catalog: &'c AppCatalog,
+        link_type: LinkType,
+        capture_index: usize,
+        first_index: usize,
+    ) -> Session<'c> {
+        Session {
+            link_type,
+            capture_index,
+            first_index,
+            table: FlowTable::default(),
+            classifier: Classifier::new(catalog),
+            packets: 0,
+            decoded: 0,
+            decode_stats: DecodeStats::default(),
+            done: BTreeMap::new(),
+            emitted: HashSet::new(),
+            processes: HashMap::new(),
+        }
+    }
+
     /// Decodes and classifies one packet. `None` for packets that are not UDP/TCP over IP.
-    pub fn packet(
-        &mut self,
-        auditor: &mut Auditor<'_>,
-        packet: &CapturedPacket<'_>,
-    ) -> Option<PacketOutcome> {
+    pub fn packet(&mut self, packet: &CapturedPacket<'_>) -> Option<PacketOutcome> {
         self.packets += 1;
         let decoded = decode::decode(self.link_type, packet);
-        auditor.decode_stats.record(&decoded);
+        self.decode_stats.record(&decoded);
         let Decoded::Packet(decoded) = decoded else {
             return None;
         };
-        auditor.report.summary.decoded += 1;
+        self.decoded += 1;
         let at = PacketRef {
             number: packet.number,
             time: packet.time,
@@ -371,6 +480,12 @@ impl Session<'_> {
             live,
         });
         auditor.report.summary.packets += self.packets;
+        auditor.report.summary.decoded += self.decoded;
+        auditor.decode_stats.merge(&self.decode_stats);
+        // Files read in parallel are finished in input order: only now is their place in the
+        // report known. (A live session is alone in its report, so nothing moves.)
+        self.capture_index = auditor.report.captures.len() - 1;
+        self.first_index = auditor.report.flows.len();
 
         let mut flows = std::mem::take(&mut self.table).into_flows();
         for flow in &mut flows {

@@ -38,6 +38,20 @@ pub enum Command {
     Live(LiveArgs),
     /// List the interfaces libpcap can capture on.
     Interfaces(InterfacesArgs),
+    /// Record today's findings as accepted, so that CI fails only on new ones.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Audit the captures and write their findings to FILE as accepted.
+    Write {
+        /// The baseline file to write (JSON).
+        file: PathBuf,
+        #[command(flatten)]
+        audit: AuditArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,7 +118,7 @@ pub enum LiveFormatArg {
 pub struct InterfacesArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<ListFormatArg>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,7 +132,7 @@ pub struct LookupArgs {
 
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<ListFormatArg>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,7 +188,7 @@ pub struct AppsArgs {
 
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<ListFormatArg>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,9 +206,22 @@ pub struct AuditArgs {
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE instead of standard output; `FORMAT=FILE` (e.g.
+    /// `sarif=results.sarif`) picks the format. Repeat it for several formats at once; the
+    /// format of a plain FILE is --format, else its extension (.json .jsonl .csv .sarif .xml
+    /// .md .html .txt).
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
+
+    /// Captures read in parallel [default: the number of CPUs]. The report is the same
+    /// whatever the number.
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Accept the findings recorded in this baseline (`callaudit baseline write`): they are
+    /// reported apart and do not count toward the exit code.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 
     #[command(flatten)]
     pub data: DataArgs,
@@ -204,10 +231,32 @@ pub struct AuditArgs {
     pub fail_on: FailOn,
 }
 
+/// Output of the listing commands (`apps`, `lookup`, `interfaces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormatArg {
+    Table,
+    Json,
+}
+
+impl From<ListFormatArg> for Format {
+    fn from(format: ListFormatArg) -> Format {
+        match format {
+            ListFormatArg::Table => Format::Table,
+            ListFormatArg::Json => Format::Json,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     Table,
     Json,
+    Jsonl,
+    Csv,
+    Sarif,
+    Junit,
+    Markdown,
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -215,6 +264,12 @@ impl From<FormatArg> for Format {
         match format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Sarif => Format::Sarif,
+            FormatArg::Junit => Format::Junit,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! [`audit`] is the glue that drives the stages for each capture; [`run`] is the command line.
 
 pub mod audit;
+pub mod baseline;
 pub mod capture;
 pub mod classify;
 pub mod cli;
@@ -41,8 +42,8 @@ use std::process::ExitCode;
 use audit::Auditor;
 use classify::app::AppCatalog;
 use cli::{
-    AppsArgs, AuditArgs, Cli, Command, DataArgs, ExplainArgs, InterfacesArgs, LookupArgs,
-    PolicyCommand,
+    AppsArgs, AuditArgs, BaselineCommand, Cli, Command, DataArgs, ExplainArgs, InterfacesArgs,
+    LookupArgs, PolicyCommand,
 };
 use geo::GeoDb;
 use policy::Policy;
@@ -63,6 +64,29 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policy(command) => run_policy(&command),
         Command::Live(args) => live::run(&args),
         Command::Interfaces(args) => run_interfaces(&args),
+        Command::Baseline(BaselineCommand::Write { file, audit }) => {
+            run_baseline_write(&file, &audit)
+        }
+    }
+}
+
+fn run_baseline_write(file: &Path, args: &AuditArgs) -> ExitCode {
+    let report = match audit_report(args) {
+        Ok((report, had_error)) if !had_error => report,
+        Ok(_) => return ExitCode::from(EXIT_ERROR),
+        Err(code) => return code,
+    };
+    let baseline = baseline::Baseline::from_report(&report);
+    match baseline.write(file) {
+        Ok(()) => {
+            eprintln!(
+                "callaudit: {} accepted finding(s) written to {}",
+                baseline.accepted.len(),
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 
@@ -77,7 +101,7 @@ fn run_interfaces(args: &InterfacesArgs) -> ExitCode {
         Format::Json => serde_json::to_writer_pretty(&mut out, &interfaces)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out)),
-        Format::Table => {
+        _ => {
             let mut table = comfy_table::Table::new();
             table
                 .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
@@ -263,16 +287,22 @@ fn error(message: impl std::fmt::Display) {
     eprintln!("callaudit: error: {message}");
 }
 
-fn run_audit(args: &AuditArgs) -> ExitCode {
+/// Runs the audit: the finished report (baseline applied) and whether an input failed, or the
+/// exit code of an error that stops the run before any report.
+fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
     // Everything that can be wrong with the set-up is checked before any capture is read.
     let Data {
         policy,
         geo,
         catalog,
-    } = match load_data(&args.data) {
-        Ok(data) => data,
-        Err(e) => return fail(e),
-    };
+    } = load_data(&args.data).map_err(fail)?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(baseline::Baseline::read)
+        .transpose()
+        .map_err(fail)?;
+    output_targets(args).map_err(fail)?;
 
     let mut had_error = false;
     let mut captures = Vec::new();
@@ -286,10 +316,14 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         }
     }
 
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
     let mut auditor = Auditor::new(&geo, &policy, &catalog);
     let mut audited = 0usize;
-    for path in &captures {
-        match auditor.audit_file(path, args.filter.as_deref()) {
+    for result in auditor.audit_files(&captures, args.filter.as_deref(), jobs) {
+        match result {
             Ok(()) => audited += 1,
             Err(e) => {
                 error(e);
@@ -297,7 +331,10 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
             }
         }
     }
-    let report = auditor.finish();
+    let mut report = auditor.finish();
+    if let Some(baseline) = &baseline {
+        baseline.apply(&mut report);
+    }
     for warning in &report.warnings {
         eprintln!("callaudit: warning: {warning}");
     }
@@ -306,18 +343,31 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         if !had_error {
             error("no capture files to audit");
         }
-        return ExitCode::from(EXIT_ERROR);
+        return Err(ExitCode::from(EXIT_ERROR));
     }
-    if let Err(e) = write_report(&report, args.output.as_deref(), choose_format(args)) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            return ExitCode::from(if had_error { EXIT_ERROR } else { 0 });
+    Ok((report, had_error))
+}
+
+fn run_audit(args: &AuditArgs) -> ExitCode {
+    let (report, had_error) = match audit_report(args) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
+    let targets = match output_targets(args) {
+        Ok(targets) => targets,
+        Err(e) => return fail(e),
+    };
+    for (format, output) in targets {
+        if let Err(e) = write_report(&report, output.as_deref(), format) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                continue;
+            }
+            let target = output
+                .as_ref()
+                .map_or("standard output".to_string(), |p| p.display().to_string());
+            error(format!("{target}: {e}"));
+            return ExitCode::from(EXIT_ERROR);
         }
-        let target = args
-            .output
-            .as_ref()
-            .map_or("standard output".to_string(), |p| p.display().to_string());
-        error(format!("{target}: {e}"));
-        return ExitCode::from(EXIT_ERROR);
     }
     if had_error {
         return ExitCode::from(EXIT_ERROR);
@@ -335,23 +385,30 @@ pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
-/// The format asked for, else JSON for a `*.json` output file or a pipe, else the table.
-fn choose_format(args: &AuditArgs) -> Format {
-    if let Some(format) = args.format {
-        return format.into();
+/// Where the report goes, in which formats: each `--output [FORMAT=]FILE`, or standard output
+/// in `--format` (table on a terminal, JSON otherwise).
+fn output_targets(args: &AuditArgs) -> Result<Vec<(Format, Option<PathBuf>)>, String> {
+    if args.output.is_empty() {
+        let format = args.format.map_or_else(default_format, Format::from);
+        return Ok(vec![(format, None)]);
     }
-    match &args.output {
-        Some(path)
-            if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
-        {
-            Format::Json
-        }
-        Some(_) => Format::Table,
-        None if io::stdout().is_terminal() => Format::Table,
-        None => Format::Json,
-    }
+    args.output
+        .iter()
+        .map(|spec| {
+            if let Some((name, file)) = spec.split_once('=') {
+                if let Ok(format) = <cli::FormatArg as clap::ValueEnum>::from_str(name, true) {
+                    return Ok((format.into(), Some(PathBuf::from(file))));
+                }
+            }
+            let path = PathBuf::from(spec);
+            let format = args
+                .format
+                .map(Format::from)
+                .or_else(|| Format::from_extension(&path))
+                .unwrap_or(Format::Table);
+            Ok((format, Some(path)))
+        })
+        .collect()
 }
 
 /// Writes the report in `format` to `output`, or to standard output.

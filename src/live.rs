@@ -134,7 +134,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             }
         };
         let time = packet.time;
-        if let Some(outcome) = session.packet(&mut auditor, &packet) {
+        if let Some(outcome) = session.packet(&packet) {
             if outcome.new_flow {
                 if let Some(flow) = session.flow(outcome.flow) {
                     let process = owner(&mut processes, flow);

@@ -145,7 +145,7 @@ pub fn emit(
             serde_json::to_writer_pretty(&mut *out, &report)?;
             writeln!(out)
         }
-        Format::Table => {
+        _ => {
             for lookup in lookups {
                 write_lookup(lookup, out)?;
             }

@@ -1,8 +1,11 @@
 //! Integration tests: the built binary on the project's fixtures (see fixtures/README.md) and,
 //! when present, on the reference captures in ../shared/corpus.
 
+mod ci;
 mod classification;
+mod formats;
 mod jurisdiction;
+mod live;
 mod util;
 
 use serde_json::Value;

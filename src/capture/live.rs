@@ -20,6 +20,9 @@ use super::{CaptureError, CapturedPacket, LinkType, Timestamp};
 /// read sleeps `IDLE_SLEEP` before the caller checks its deadline and signals again.
 const READ_TIMEOUT_MS: i32 = 100;
 const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(2);
+/// The kernel buffer: room for bursts (a video call's keyframe, a busy loopback) while the
+/// pipeline catches up, so that the kernel does not drop packets. libpcap's default is 2 MiB.
+const CAPTURE_BUFFER_BYTES: i32 = 16 << 20;
 
 pub struct LiveOptions<'a> {
     /// The interface; `None` picks libpcap's default, as tcpdump does.
@@ -72,6 +75,7 @@ impl LiveSource {
                 c.promisc(options.promiscuous)
                     .snaplen(options.snaplen)
                     .immediate_mode(true)
+                    .buffer_size(CAPTURE_BUFFER_BYTES)
                     .timeout(READ_TIMEOUT_MS)
                     .open()
             })

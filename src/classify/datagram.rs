@@ -329,7 +329,9 @@ impl Classifier<'_> {
         for record in dtls::records(payload) {
             match record.content_type {
                 dtls::HANDSHAKE | dtls::CHANGE_CIPHER_SPEC => role = Role::KeyExchange,
-                dtls::ALERT if role == Role::Other => role = Role::Signaling,
+                // An alert is control traffic of the session: signaling for a conferencing app's
+                // flow, like TLS application data, and `other` for an unknown one.
+                dtls::ALERT if role == Role::Other && flow.app.is_some() => role = Role::Signaling,
                 _ => {}
             }
         }

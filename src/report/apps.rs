@@ -57,7 +57,7 @@ pub fn emit(catalog: &AppCatalog, format: Format, out: &mut dyn Write) -> io::Re
             serde_json::to_writer_pretty(&mut *out, &apps)?;
             writeln!(out)
         }
-        Format::Table => {
+        _ => {
             let mut table = comfy_table::Table::new();
             table
                 .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)

@@ -5,7 +5,13 @@
 //! Everything a format shows comes from this model, so formats never disagree.
 
 pub mod apps;
+mod csv;
+mod html;
 mod json;
+mod jsonl;
+mod junit;
+mod markdown;
+mod sarif;
 mod table;
 
 use std::collections::BTreeMap;
@@ -21,7 +27,13 @@ use crate::flow::{Endpoint, Orientation};
 use crate::geo::{DatabaseInfo, SourceCountry, SpecialRange};
 use crate::policy::{Policy, Severity};
 
+pub use csv::CsvEmitter;
+pub use html::HtmlEmitter;
 pub use json::JsonEmitter;
+pub use jsonl::JsonlEmitter;
+pub use junit::JunitEmitter;
+pub use markdown::MarkdownEmitter;
+pub use sarif::SarifEmitter;
 pub use table::TableEmitter;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,6 +47,12 @@ pub trait Emitter {
 pub enum Format {
     Table,
     Json,
+    Jsonl,
+    Csv,
+    Sarif,
+    Junit,
+    Markdown,
+    Html,
 }
 
 impl Format {
@@ -42,7 +60,29 @@ impl Format {
         match self {
             Format::Table => Box::new(TableEmitter),
             Format::Json => Box::new(JsonEmitter),
+            Format::Jsonl => Box::new(JsonlEmitter),
+            Format::Csv => Box::new(CsvEmitter),
+            Format::Sarif => Box::new(SarifEmitter),
+            Format::Junit => Box::new(JunitEmitter),
+            Format::Markdown => Box::new(MarkdownEmitter),
+            Format::Html => Box::new(HtmlEmitter),
         }
+    }
+
+    /// The format a file name suggests: `report.sarif`, `junit.xml`, `summary.md`, ….
+    pub fn from_extension(path: &std::path::Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match extension.as_str() {
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "csv" => Format::Csv,
+            "sarif" => Format::Sarif,
+            "xml" => Format::Junit,
+            "md" | "markdown" => Format::Markdown,
+            "html" | "htm" => Format::Html,
+            "txt" => Format::Table,
+            _ => return None,
+        })
     }
 }
 
@@ -60,6 +100,9 @@ pub struct Report {
     /// Findings an allow-list entry covers, with its reason; they do not count toward the exit
     /// code.
     pub allowed: Vec<FindingReport>,
+    /// Findings a baseline (`--baseline FILE`) accepted: known before, not new; they do not
+    /// count toward the exit code.
+    pub baselined: Vec<FindingReport>,
     pub flows: Vec<FlowReport>,
     pub warnings: Vec<String>,
 }
@@ -107,6 +150,8 @@ pub struct Summary {
     pub findings_by_severity: BTreeMap<Severity, usize>,
     /// Findings an allow-list entry covers.
     pub allowed: usize,
+    /// Findings a baseline accepted.
+    pub baselined: usize,
 }
 
 #[derive(Debug, Serialize)]

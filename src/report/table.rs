@@ -28,21 +28,30 @@ impl Emitter for TableEmitter {
                 }
             }
         }
-        if !report.allowed.is_empty() {
+        for (title, list) in [
+            ("Allowed by the policy", &report.allowed),
+            ("Accepted by the baseline", &report.baselined),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
             writeln!(out)?;
-            writeln!(out, "Allowed by the policy ({}):", report.allowed.len())?;
+            writeln!(out, "{title} ({}):", list.len())?;
             let mut table = new_table();
             table.set_header([
                 "Severity", "Rule", "Server", "Country", "Evidence", "Reason",
             ]);
-            for finding in &report.allowed {
+            for finding in list {
                 table.add_row([
                     finding.severity.as_str().to_uppercase(),
                     finding.rule.to_string(),
                     finding.server.to_string(),
                     finding.country.clone().unwrap_or_else(|| "-".into()),
                     format!("flow {}, packet #{}", finding.flow, finding.packet),
-                    finding.allowed.clone().unwrap_or_default(),
+                    finding
+                        .allowed
+                        .clone()
+                        .unwrap_or_else(|| "known before".into()),
                 ]);
             }
             writeln!(out, "{table}")?;

@@ -1,0 +1,126 @@
+//! The CI gate: baselines, several outputs at once, captures read in parallel.
+
+use serde_json::Value;
+
+use crate::util::*;
+
+fn strip_volatile(mut report: Value) -> Value {
+    report["tool"] = Value::Null;
+    report
+}
+
+#[test]
+fn a_baseline_accepts_known_findings_and_only_new_ones_fail() {
+    let dir = temp_dir("baseline");
+    let baseline = dir.join("baseline.json");
+    let citizenlab = fixture("citizenlab-zoom-2020.pcap");
+    let write = callaudit([
+        "baseline".as_ref(),
+        "write".as_ref(),
+        baseline.as_os_str(),
+        citizenlab.as_os_str(),
+    ]);
+    assert_eq!(write.code, 0, "{}", write.stderr);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    let prints: Vec<&str> = written["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["fingerprint"].as_str().unwrap())
+        .collect();
+    assert!(
+        prints.contains(&"restricted-key-exchange|zoom|52.81.151.250|key_exchange"),
+        "{prints:?}"
+    );
+
+    // The same run passes: its findings are known.
+    let same = audit_json(&[&citizenlab], &["--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    let report = same.json();
+    assert!(report["findings"].as_array().unwrap().is_empty());
+    assert_eq!(report["baselined"].as_array().unwrap().len(), prints.len());
+    assert_eq!(
+        report["summary"]["baselined"].as_u64().unwrap() as usize,
+        prints.len()
+    );
+
+    // A new restricted server fails it, with exactly that finding new.
+    let more = audit_json(
+        &[&citizenlab, &fixture("operator-restricted.pcap")],
+        &["--baseline", baseline.to_str().unwrap()],
+    );
+    assert_eq!(more.code, 1, "{}", more.stderr);
+    let report = more.json();
+    let new: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "critical" || f["severity"] == "high")
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(new, ["restricted-operator-key-exchange"]);
+
+    std::fs::write(&baseline, "{\"not\": \"a baseline\"}").unwrap();
+    let bad = audit_json(&[&citizenlab], &["--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("baseline.json"), "{}", bad.stderr);
+}
+
+#[test]
+fn several_outputs_at_once() {
+    let dir = temp_dir("outputs");
+    let json = dir.join("report.json");
+    let table = dir.join("report.txt");
+    let sarif = dir.join("results.out");
+    let run = callaudit([
+        "audit".as_ref(),
+        fixture("citizenlab-zoom-2020.pcap").as_os_str(),
+        "--output".as_ref(),
+        json.as_os_str(),
+        "-o".as_ref(),
+        table.as_os_str(),
+        "-o".as_ref(),
+        format!("sarif={}", sarif.display()).as_ref(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["findings"][0]["rule"], "restricted-key-exchange");
+    assert!(std::fs::read_to_string(&table)
+        .unwrap()
+        .contains("CRITICAL"));
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+}
+
+#[test]
+fn parallel_reading_gives_the_same_report() {
+    let inputs = [
+        fixture("citizenlab-zoom-2020.pcap"),
+        fixture("webrtc-call.pcap"),
+        fixture("sip-sdes-call.pcap"),
+        fixture("operator-restricted.pcap"),
+        fixture("no-conferencing.pcap"),
+    ];
+    let paths: Vec<&std::path::Path> = inputs.iter().map(|p| p.as_path()).collect();
+    let serial = strip_volatile(audit_json(&paths, &["--jobs", "1"]).json());
+    let parallel = strip_volatile(audit_json(&paths, &["--jobs", "4"]).json());
+    assert_eq!(serial, parallel);
+    let captures: Vec<&str> = parallel["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(captures.len(), inputs.len());
+    for (capture, input) in captures.iter().zip(&inputs) {
+        assert_eq!(*capture, input.to_str().unwrap(), "input order kept");
+    }
+    // Every finding points at a flow of its own capture.
+    for finding in parallel["findings"].as_array().unwrap() {
+        let flow = &parallel["flows"][finding["flow"].as_u64().unwrap() as usize];
+        assert_eq!(flow["capture"], finding["capture"]);
+        assert_eq!(flow["server"]["ip"], finding["server"]["ip"]);
+    }
+}

@@ -1,0 +1,4 @@
+//! Every report format on the fixtures.
+
+mod html;
+mod text;
