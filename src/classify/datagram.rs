@@ -50,29 +50,13 @@ impl Classifier<'_> {
             return Some(role);
         }
         if discord::is_discord_framing(payload) {
-            if let Some(app) = self.framing_app("discord") {
-                self.offer(
-                    flow,
-                    app,
-                    EvidenceKind::Framing,
-                    "discord".into(),
-                    Some(at.number),
-                );
-            }
+            self.offer_framing(flow, "discord", at.number);
             return Some(Role::Signaling);
         }
         if zoom::is_p2p_setup(payload) {
             flow.zoom_p2p = true;
             flow.protocols.insert(Protocol::Zoom);
-            if let Some(app) = self.framing_app("zoom") {
-                self.offer(
-                    flow,
-                    app,
-                    EvidenceKind::Framing,
-                    "zoom".into(),
-                    Some(at.number),
-                );
-            }
+            self.offer_framing(flow, "zoom", at.number);
             return Some(Role::Signaling);
         }
         if let Some(packet) = zoom::parse_p2p(payload).filter(is_identified_media) {
@@ -109,17 +93,22 @@ impl Classifier<'_> {
         self.catalog.match_framing(framing)
     }
 
-    fn zoom_packet(&self, flow: &mut FlowClass, packet: zoom::ZoomPacket, at: PacketRef) -> Role {
-        flow.protocols.insert(Protocol::Zoom);
-        if let Some(app) = self.framing_app("zoom") {
+    /// Attribution by a proprietary framing (a dissector id such as `zoom`) seen in a packet.
+    fn offer_framing(&self, flow: &mut FlowClass, framing: &str, packet: u64) {
+        if let Some(app) = self.framing_app(framing) {
             self.offer(
                 flow,
                 app,
                 EvidenceKind::Framing,
-                "zoom".into(),
-                Some(at.number),
+                framing.into(),
+                Some(packet),
             );
         }
+    }
+
+    fn zoom_packet(&self, flow: &mut FlowClass, packet: zoom::ZoomPacket, at: PacketRef) -> Role {
+        flow.protocols.insert(Protocol::Zoom);
+        self.offer_framing(flow, "zoom", at.number);
         match packet {
             zoom::ZoomPacket::Media { kind } => {
                 match kind {

@@ -225,7 +225,7 @@ impl Rule {
 }
 
 /// Collapses the runs of spaces that line continuations leave in the texts above.
-fn squeeze(text: &str) -> String {
+pub(crate) fn squeeze(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -27,6 +27,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::policy::rules::squeeze;
+
 use super::{Emitter, FindingReport, Report};
 use crate::classify::Role;
 use crate::geo::DatabaseInfo;
@@ -433,11 +435,6 @@ fn help_markdown(rule: &Rule) -> String {
         example = squeeze(rule.example),
         references = squeeze(rule.references),
     )
-}
-
-/// Collapses the runs of spaces that line continuations leave in the catalog's texts.
-fn squeeze(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A path as a URI reference: relative paths stay relative, absolute ones become `file://` URIs;
