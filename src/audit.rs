@@ -458,8 +458,8 @@ impl<'c> Session<'c> {
     }
 
     /// Settles every remaining flow (labels propagated between them) and adds the capture, its
-    /// flows and findings to the report, in flow order. Returns the reports of the flows that
-    /// were still live, for a live capture's last events.
+    /// flows and findings to the report, in flow order. Returns the report indices of the flows
+    /// that were still live, for a live capture's last events.
     pub fn finish(
         mut self,
         auditor: &mut Auditor<'_>,
@@ -467,7 +467,7 @@ impl<'c> Session<'c> {
         packets_read: u64,
         warning: Option<String>,
         live: Option<LiveStats>,
-    ) -> Vec<FlowReport> {
+    ) -> Vec<usize> {
         if let Some(warning) = &warning {
             auditor.report.warnings.push(format!("{name}: {warning}"));
         }
@@ -495,13 +495,19 @@ impl<'c> Session<'c> {
             }
         }
         self.classifier.propagate(&mut flows, self.first_index);
-        let mut still_live = Vec::new();
-        for flow in &flows {
-            let finished = self.finish_flow(auditor, flow);
-            still_live.push(finished.report.clone());
-            self.done.insert(flow.number, finished);
-        }
-        for (_, finished) in std::mem::take(&mut self.done) {
+        let mut finished: Vec<(usize, FinishedFlow)> = flows
+            .iter()
+            .map(|flow| (flow.number, self.finish_flow(auditor, flow)))
+            .collect();
+        let still_live = finished
+            .iter()
+            .map(|(number, _)| self.first_index + number)
+            .collect();
+        // Flows evicted earlier (live captures) take their place by flow number.
+        finished.extend(std::mem::take(&mut self.done));
+        finished.sort_unstable_by_key(|(number, _)| *number);
+        auditor.report.flows.reserve(finished.len());
+        for (_, finished) in finished {
             for finding in finished.findings {
                 if finding.allowed.is_some() {
                     auditor.report.allowed.push(finding);

@@ -180,14 +180,17 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     source.flush();
     let stats = source.stats();
     let name = format!("live:{}", source.interface());
-    for report in session.finish(
+    let still_live = session.finish(
         &mut auditor,
         name,
         source.packets_read(),
         error.clone(),
         Some(stats),
-    ) {
-        out.flow_ended(&report, "capture stopped");
+    );
+    for index in still_live {
+        if let Some(report) = auditor.report().flows.get(index) {
+            out.flow_ended(report, "capture stopped");
+        }
     }
     let report = auditor.finish();
     if let Some(error) = &error {

@@ -31,23 +31,68 @@ impl Timestamp {
 /// RFC 3339 in UTC with microseconds, e.g. `2020-04-02T15:00:00.000125Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let secs_of_day = self.secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            secs_of_day / 3600,
-            secs_of_day / 60 % 60,
-            secs_of_day % 60,
-            self.micros
-        )
+        match self.rfc3339() {
+            Some(text) => f.write_str(text.as_str()),
+            None => {
+                let days = self.secs.div_euclid(86_400);
+                let secs_of_day = self.secs.rem_euclid(86_400);
+                let (year, month, day) = civil_from_days(days);
+                write!(
+                    f,
+                    "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+                    secs_of_day / 3600,
+                    secs_of_day / 60 % 60,
+                    secs_of_day % 60,
+                    self.micros
+                )
+            }
+        }
     }
 }
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.rfc3339() {
+            Some(text) => serializer.serialize_str(text.as_str()),
+            None => serializer.collect_str(self),
+        }
+    }
+}
+
+/// A formatted timestamp on the stack.
+pub struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Timestamp {
+    /// The RFC 3339 text for years 0–9999, written digit by digit: reports print two or three
+    /// timestamps per flow, and `write!` with padded fields cost more than the rest of a flow's
+    /// JSON. Other years (only in damaged captures) take the general `Display` path.
+    pub fn rfc3339(&self) -> Option<Rfc3339> {
+        let days = self.secs.div_euclid(86_400);
+        let secs_of_day = self.secs.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, secs_of_day / 3600);
+        put(14, 2, secs_of_day / 60 % 60);
+        put(17, 2, secs_of_day % 60);
+        put(20, 6, self.micros.min(999_999));
+        Some(Rfc3339(out))
     }
 }
 
@@ -99,5 +144,32 @@ mod tests {
             "1969-12-31T00:00:00.000000Z"
         );
         let _ = Timestamp::from_timeval(i64::MIN, i64::MIN).to_string();
+    }
+
+    #[test]
+    fn years_outside_four_digits_take_the_general_path() {
+        let far = Timestamp::from_timeval(400_000_000_000, 7);
+        assert!(far.rfc3339().is_none());
+        assert_eq!(far.to_string(), "14645-06-30T15:06:40.000007Z");
+    }
+
+    proptest::proptest! {
+        /// The digit-by-digit writer prints what the padded `write!` would.
+        #[test]
+        fn fast_text_matches_the_padded_format(secs in -62_167_219_200i64..253_402_300_800, micros in 0i64..1_000_000) {
+            let t = Timestamp::from_timeval(secs, micros);
+            let days = t.secs.div_euclid(86_400);
+            let secs_of_day = t.secs.rem_euclid(86_400);
+            let (year, month, day) = civil_from_days(days);
+            let expected = format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+                secs_of_day / 3600,
+                secs_of_day / 60 % 60,
+                secs_of_day % 60,
+                t.micros
+            );
+            let fast = t.rfc3339().unwrap();
+            proptest::prop_assert_eq!(fast.as_str(), expected.as_str());
+        }
     }
 }

@@ -94,7 +94,12 @@ impl Classifier<'_> {
     }
 
     /// Attribution by a proprietary framing (a dissector id such as `zoom`) seen in a packet.
+    /// Runs for every Zoom packet, so it returns at once when the flow already has evidence
+    /// as strong (the usual case after the first packet) instead of looking up and allocating.
     fn offer_framing(&self, flow: &mut FlowClass, framing: &str, packet: u64) {
+        if !evidence::would_win(flow.app.as_ref(), EvidenceKind::Framing) {
+            return;
+        }
         if let Some(app) = self.framing_app(framing) {
             self.offer(
                 flow,

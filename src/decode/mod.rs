@@ -9,6 +9,7 @@
 //! headers and BSD loopback are tiny fixed headers that [`link`] strips by hand before handing the
 //! rest to etherparse by ether type.
 
+mod fast;
 mod link;
 
 use std::collections::BTreeMap;
@@ -47,7 +48,7 @@ pub struct TcpSegment {
 }
 
 /// A UDP datagram or TCP segment, borrowed from the captured bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodedPacket<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -80,6 +81,7 @@ pub struct Malformed {
     pub reason: &'static str,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     Packet(DecodedPacket<'a>),
     Skipped(SkipReason),
@@ -118,6 +120,20 @@ impl DecodeStats {
 
 /// Decodes one captured packet of the given link type.
 pub fn decode<'a>(link_type: LinkType, packet: &CapturedPacket<'a>) -> Decoded<'a> {
+    let data = packet.data;
+    let fast = match link_type {
+        LinkType::ETHERNET => fast::ethernet(data),
+        LinkType::RAW | LinkType::DLT_RAW | LinkType::DLT_RAW_OPENBSD => fast::ip(data),
+        _ => None,
+    };
+    match fast {
+        Some(packet) => Decoded::Packet(packet),
+        None => decode_lax(link_type, packet),
+    }
+}
+
+/// Every packet the fast path declines: etherparse's lax slicing, which names what is wrong.
+fn decode_lax<'a>(link_type: LinkType, packet: &CapturedPacket<'a>) -> Decoded<'a> {
     let data = packet.data;
     let sliced = match link_type {
         LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|e| len_malformed(&e)),

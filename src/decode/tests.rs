@@ -302,3 +302,111 @@ proptest! {
         let _ = decode(LinkType::ETHERNET, &packet(&frame[..cut]));
     }
 }
+
+/// Frames the fast path reads: Ethernet with 0–2 VLAN tags, IPv4 or IPv6, UDP or TCP, with
+/// `flips` (offset, xor) applied to the first 80 bytes so lengths, versions, flags and types
+/// vary around the values the fast path accepts.
+fn mutated_frame(
+    vlans: usize,
+    v6: bool,
+    tcp: bool,
+    payload: &[u8],
+    flips: &[(usize, u8)],
+) -> Vec<u8> {
+    let builder = PacketBuilder::ethernet2([1; 6], [2; 6]);
+    let builder = match vlans {
+        0 => builder.ipv4(CLIENT, SERVER, 64),
+        1 => builder
+            .single_vlan(10.try_into().unwrap())
+            .ipv4(CLIENT, SERVER, 64),
+        _ => builder
+            .double_vlan(10.try_into().unwrap(), 20.try_into().unwrap())
+            .ipv4(CLIENT, SERVER, 64),
+    };
+    let mut frame = Vec::new();
+    match (v6, tcp) {
+        (false, false) => builder.udp(5000, 3478).write(&mut frame, payload).unwrap(),
+        (false, true) => builder
+            .tcp(5000, 443, 7, 100)
+            .write(&mut frame, payload)
+            .unwrap(),
+        (true, _) => {
+            let v6 = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6([0xfd; 16], [0x20; 16], 64);
+            if tcp {
+                v6.tcp(5000, 443, 7, 100)
+                    .write(&mut frame, payload)
+                    .unwrap()
+            } else {
+                v6.udp(5000, 3478).write(&mut frame, payload).unwrap()
+            }
+        }
+    }
+    for &(at, xor) in flips {
+        if let Some(byte) = frame.get_mut(at % 80) {
+            *byte ^= xor;
+        }
+    }
+    frame
+}
+
+#[test]
+fn the_fast_path_takes_ordinary_frames() {
+    for (vlans, v6, tcp) in [
+        (0, false, false),
+        (1, false, true),
+        (2, false, false),
+        (0, true, true),
+        (0, true, false),
+    ] {
+        let frame = mutated_frame(vlans, v6, tcp, b"payload", &[]);
+        let fast = fast::ethernet(&frame).expect("an ordinary frame takes the fast path");
+        assert_eq!(fast.payload, b"payload");
+        assert_eq!(
+            Decoded::Packet(fast),
+            decode_lax(LinkType::ETHERNET, &packet(&frame))
+        );
+    }
+}
+
+#[test]
+fn fragments_padding_and_short_lengths_leave_the_fast_path() {
+    // A first fragment (more-fragments set) goes the lax way.
+    let mut frame = mutated_frame(0, false, false, b"payload", &[]);
+    frame[14 + 6] |= 0x20;
+    assert!(fast::ethernet(&frame).is_none());
+    // Ethernet padding after the IP packet is not payload, on either path.
+    let mut padded = mutated_frame(0, false, false, b"x", &[]);
+    padded.resize(60, 0);
+    let fast = fast::ethernet(&padded).unwrap();
+    assert_eq!(fast.payload, b"x");
+    assert_eq!(
+        Decoded::Packet(fast),
+        decode_lax(LinkType::ETHERNET, &packet(&padded))
+    );
+    // An IP length past the captured bytes is for the lax path to judge.
+    let frame = mutated_frame(0, false, false, b"payload", &[]);
+    assert!(fast::ethernet(&frame[..frame.len() - 1]).is_none());
+}
+
+proptest! {
+    /// Whenever the fast path answers, it answers what the lax path would have.
+    #[test]
+    fn the_fast_path_agrees_with_the_lax_path(
+        vlans in 0usize..3,
+        v6 in any::<bool>(),
+        tcp in any::<bool>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..40),
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..3),
+        cut in 0usize..8,
+    ) {
+        let frame = mutated_frame(vlans, v6, tcp, &payload, &flips);
+        let frame = &frame[..frame.len().saturating_sub(cut)];
+        if let Some(fast) = fast::ethernet(frame) {
+            prop_assert_eq!(Decoded::Packet(fast), decode_lax(LinkType::ETHERNET, &packet(frame)));
+        }
+        let ip = &frame[14.min(frame.len())..];
+        if let Some(fast) = fast::ip(ip) {
+            prop_assert_eq!(Decoded::Packet(fast), decode_lax(LinkType::RAW, &packet(ip)));
+        }
+    }
+}

@@ -15,7 +15,7 @@
 //!
 //! Field meanings are those of the JSON report; only the split into lines is added.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
@@ -59,6 +59,9 @@ struct SummaryLine<'a> {
 
 impl Emitter for JsonlEmitter {
     fn emit(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        // A concrete buffer so serde_json's many small writes inline (see json.rs).
+        let mut buffered = BufWriter::with_capacity(1 << 16, out);
+        let out: &mut BufWriter<&mut dyn Write> = &mut buffered;
         let capture_path = |index: usize| report.captures.get(index).map(|c| c.path.as_str());
         for (index, flow) in report.flows.iter().enumerate() {
             let line = FlowLine {
@@ -93,11 +96,12 @@ impl Emitter for JsonlEmitter {
             policy: &report.policy,
             warnings: &report.warnings,
         };
-        write_line(out, &summary)
+        write_line(out, &summary)?;
+        out.flush()
     }
 }
 
-fn write_line(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+fn write_line(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }

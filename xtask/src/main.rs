@@ -3,8 +3,10 @@
 //! - `geoip`: rebuilds `data/geoip/` (the embedded GeoIP databases) from public packages.
 //! - `fixtures`: regenerates `fixtures/` (the bundled captures) from documented packet formats.
 //! - `accuracy`: measures callaudit's agreement with nDPI's results on a folder of captures.
+//! - `bench`: whole-process benchmarks against libpcap, ndpiReader and tshark (docs/performance.md).
 
 mod accuracy;
+mod bench;
 mod fixtures;
 mod geoip;
 
@@ -20,8 +22,11 @@ fn main() -> ExitCode {
         "geoip" => geoip::run(rest),
         "fixtures" => fixtures::run(rest),
         "accuracy" => accuracy::run(rest),
+        "bench" => bench::run(rest),
+        // Used by `bench` to measure one program's wall time and peak memory.
+        "measure" => bench::measure(rest),
         _ => {
-            eprintln!("usage: cargo xtask <geoip|fixtures|accuracy> [options]");
+            eprintln!("usage: cargo xtask <geoip|fixtures|accuracy|bench> [options]");
             return ExitCode::from(2);
         }
     };
