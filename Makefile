@@ -19,8 +19,8 @@ demo: deps
 
 # Lints, every test of the workspace, the check that fixtures/ is what the generator makes, and,
 # when nDPI's reference captures are beside the project, the accuracy gates of docs/accuracy.md
-# (key exchange against tshark too when tshark is installed). The last line totals the test
-# binaries' results.
+# (key exchange against tshark too when tshark is installed), then a quick benchmark that only
+# reports (docs/performance.md). The last line totals the test binaries' results.
 test: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -33,4 +33,6 @@ test: deps
 	        || { cat target/accuracy.txt; exit 1; }; \
 	    grep '^gate:' target/accuracy.txt; \
 	else echo "accuracy: $(CORPUS) not present, gates skipped"; fi
+	@# A few seconds of benchmark, printed so a slowdown shows in CI logs; never a gate.
+	cargo xtask bench --quick 2>&1 | tail -n 8
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt

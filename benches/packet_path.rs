@@ -869,13 +869,14 @@ fn bench_pipeline(c: &mut Criterion) {
                 for packet in &captured {
                     black_box(session.packet(black_box(packet)));
                 }
-                session.finish(
-                    &mut auditor,
+                let settled = session.settle(
+                    auditor.finisher(),
                     capture.name.to_string(),
                     packets_read,
                     None,
                     None,
                 );
+                auditor.add(settled);
                 auditor.finish()
             },
         );

@@ -27,24 +27,33 @@ use crate::report::{
     MalformedCount, PacketCounts, Report, ServerReport, Summary, Tool, SCHEMA_VERSION,
 };
 
-/// Audits captures one after another into one report.
+/// Audits captures into one report.
 pub struct Auditor<'a> {
+    finisher: Finisher<'a>,
+    report: Report,
+    decode_stats: DecodeStats,
+}
+
+/// What settling a flow needs: location, policy, catalog. Each thread that settles captures
+/// has its own, so only the address cache is repeated.
+#[derive(Clone)]
+pub struct Finisher<'a> {
     geo: &'a GeoDb,
     policy: &'a Policy,
     catalog: &'a AppCatalog,
-    /// Where each server address is: looked up once per address per run.
+    /// Where each server address is: looked up once per address per thread.
     places: HashMap<IpAddr, Place>,
-    report: Report,
-    decode_stats: DecodeStats,
 }
 
 impl<'a> Auditor<'a> {
     pub fn new(geo: &'a GeoDb, policy: &'a Policy, catalog: &'a AppCatalog) -> Auditor<'a> {
         Auditor {
-            geo,
-            policy,
-            catalog,
-            places: HashMap::new(),
+            finisher: Finisher {
+                geo,
+                policy,
+                catalog,
+                places: HashMap::new(),
+            },
             report: Report {
                 schema_version: SCHEMA_VERSION,
                 tool: Tool::default(),
@@ -66,14 +75,16 @@ impl<'a> Auditor<'a> {
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
     pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
-        let read = read_capture(path, filter, self.catalog)?;
-        read.finish(self);
+        let settled = read_capture(path, filter, self.finisher.catalog)?.settle(&mut self.finisher);
+        self.add(settled);
         Ok(())
     }
 
     /// Reads captures on up to `jobs` threads and adds them to the report in input order, so
-    /// the report is the same whatever `jobs` is. The packet work runs in parallel; finishing a
-    /// capture (geolocation, policy) is quick and runs here, in order. One result per path.
+    /// the report is the same whatever `jobs` is. Reading and settling a capture (packets,
+    /// then geolocation and policy for its flows) run in parallel; only adding the settled
+    /// captures to the report, which renumbers their flows, runs here, in order. One result
+    /// per path.
     pub fn audit_files(
         &mut self,
         paths: &[PathBuf],
@@ -86,7 +97,7 @@ impl<'a> Auditor<'a> {
                 .map(|path| self.audit_file(path, filter))
                 .collect();
         }
-        let catalog = self.catalog;
+        let finisher = self.finisher.clone();
         let next = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<(), CaptureError>>> =
             paths.iter().map(|_| None).collect();
@@ -95,15 +106,15 @@ impl<'a> Auditor<'a> {
             for _ in 0..jobs.min(paths.len()) {
                 let sender = sender.clone();
                 let next = &next;
+                let mut finisher = finisher.clone();
                 scope.spawn(move || loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(index) else {
                         break;
                     };
-                    if sender
-                        .send((index, read_capture(path, filter, catalog)))
-                        .is_err()
-                    {
+                    let settled = read_capture(path, filter, finisher.catalog)
+                        .map(|read| read.settle(&mut finisher));
+                    if sender.send((index, settled)).is_err() {
                         break;
                     }
                 });
@@ -114,8 +125,10 @@ impl<'a> Auditor<'a> {
             let mut expected = 0;
             for (index, read) in receiver {
                 waiting.insert(index, read);
-                while let Some(read) = waiting.remove(&expected) {
-                    results[expected] = Some(read.map(|read| read.finish(self)));
+                while let Some(settled) = waiting.remove(&expected) {
+                    results[expected] = Some(settled.map(|settled| {
+                        self.add(settled);
+                    }));
                     expected += 1;
                 }
             }
@@ -133,18 +146,57 @@ impl<'a> Auditor<'a> {
             .collect()
     }
 
-    /// A session for the next capture of the run.
+    /// A session for a live capture, which is alone in its report.
     pub fn session(&self, link_type: LinkType) -> Session<'a> {
-        Session::new(
-            self.catalog,
-            link_type,
-            self.report.captures.len(),
-            self.report.flows.len(),
-        )
+        Session::new(self.finisher.catalog, link_type)
     }
 
+    /// Adds a settled capture to the report: its flows take the next report indices, so
+    /// every index in it moves by the flows already there. Returns the report indices of the
+    /// flows that were still live when it was settled.
+    pub fn add(&mut self, settled: SettledCapture) -> Vec<usize> {
+        let report = &mut self.report;
+        let capture = report.captures.len();
+        let offset = report.flows.len();
+        if let Some(warning) = &settled.capture.warning {
+            report
+                .warnings
+                .push(format!("{}: {warning}", settled.capture.path));
+        }
+        report.captures.push(settled.capture);
+        report.summary.packets += settled.packets;
+        report.summary.decoded += settled.decoded;
+        self.decode_stats.merge(&settled.decode_stats);
+        let mut flows = settled.flows;
+        for flow in &mut flows {
+            flow.capture = capture;
+            flow.announced_by = flow.announced_by.map(|index| index + offset);
+        }
+        if report.flows.is_empty() {
+            report.flows = flows;
+        } else {
+            report.flows.append(&mut flows);
+        }
+        for mut finding in settled.findings {
+            finding.capture = capture;
+            finding.flow += offset;
+            if finding.allowed.is_some() {
+                report.allowed.push(finding);
+            } else {
+                report.findings.push(finding);
+            }
+        }
+        settled
+            .still_live
+            .into_iter()
+            .map(|index| index + offset)
+            .collect()
+    }
+}
+
+impl Finisher<'_> {
     /// The server's location and operator, with the policy's `networks` applied over GeoIP:
-    /// looked up once per address per run.
+    /// looked up once per address.
     fn place(&mut self, ip: IpAddr) -> Place {
         if let Some(place) = self.places.get(&ip) {
             return place.clone();
@@ -202,9 +254,16 @@ impl<'a> Auditor<'a> {
         self.policy.evaluate(&facts, &mut findings);
         (place, rtt_ms, plausible, findings)
     }
+}
 
+impl<'a> Auditor<'a> {
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// For settling a live session.
+    pub fn finisher(&mut self) -> &mut Finisher<'a> {
+        &mut self.finisher
     }
 
     pub fn decode_stats(&self) -> &DecodeStats {
@@ -247,10 +306,23 @@ struct ReadCapture<'c> {
 }
 
 impl ReadCapture<'_> {
-    fn finish(self, auditor: &mut Auditor<'_>) {
+    fn settle(self, finisher: &mut Finisher<'_>) -> SettledCapture {
         self.session
-            .finish(auditor, self.name, self.packets_read, self.warning, None);
+            .settle(finisher, self.name, self.packets_read, self.warning, None)
     }
+}
+
+/// A capture read and settled: its flows and findings numbered from 0 within it, ready for
+/// [`Auditor::add`] to place in the report.
+pub struct SettledCapture {
+    capture: CaptureSummary,
+    packets: u64,
+    decoded: u64,
+    decode_stats: DecodeStats,
+    flows: Vec<FlowReport>,
+    /// Findings and allowed findings, in flow order.
+    findings: Vec<FindingReport>,
+    still_live: Vec<usize>,
 }
 
 /// Reads a capture file through the packet stages (decode, flow, classify).
@@ -260,7 +332,7 @@ fn read_capture<'c>(
     catalog: &'c AppCatalog,
 ) -> Result<ReadCapture<'c>, CaptureError> {
     let mut source = FileSource::open(path, filter)?;
-    let mut session = Session::new(catalog, source.link_type(), 0, 0);
+    let mut session = Session::new(catalog, source.link_type());
     let mut warning = None;
     loop {
         match source.read() {
@@ -300,11 +372,11 @@ struct FinishedFlow {
 }
 
 /// One capture being read.
+///
+/// Flows are numbered from 0 in the order they appear; the report index of a flow is its number
+/// until [`Auditor::add`] places the settled capture after others.
 pub struct Session<'c> {
     link_type: LinkType,
-    capture_index: usize,
-    /// Report index of this capture's flow number 0.
-    first_index: usize,
     table: FlowTable<FlowClass>,
     classifier: Classifier<'c>,
     /// Packets analysed (passed the filter).
@@ -321,16 +393,9 @@ pub struct Session<'c> {
 }
 
 impl<'c> Session<'c> {
-    fn new(
-        catalog: &'c AppCatalog,
-        link_type: LinkType,
-        capture_index: usize,
-        first_index: usize,
-    ) -> Session<'c> {
+    fn new(catalog: &'c AppCatalog, link_type: LinkType) -> Session<'c> {
         Session {
             link_type,
-            capture_index,
-            first_index,
             table: FlowTable::default(),
             classifier: Classifier::new(catalog),
             packets: 0,
@@ -365,7 +430,7 @@ impl<'c> Session<'c> {
         self.classifier
             .classify(&mut flow.state, direction, &decoded, at);
         Some(PacketOutcome {
-            flow: self.first_index + flow.number,
+            flow: flow.number,
             new_flow: self.table.created() > created,
         })
     }
@@ -377,11 +442,11 @@ impl<'c> Session<'c> {
         auditor: &mut Auditor<'_>,
         flow_index: usize,
     ) -> Vec<FindingReport> {
-        let number = flow_index - self.first_index;
+        let number = flow_index;
         let Some(flow) = self.table.get_by_number(number) else {
             return Vec::new();
         };
-        let (place, rtt_ms, plausible, findings) = auditor.evaluate(flow, flow_index);
+        let (place, rtt_ms, plausible, findings) = auditor.finisher.evaluate(flow, flow_index);
         let fresh: Vec<Finding> = findings
             .into_iter()
             .filter(|f| self.emitted.insert((number, f.rule)))
@@ -390,30 +455,28 @@ impl<'c> Session<'c> {
             return Vec::new();
         }
         let report = flow_report(
-            self.capture_index,
+            0,
             flow,
             place,
             rtt_ms,
             plausible,
-            auditor.catalog,
+            auditor.finisher.catalog,
             self.processes.get(&number),
         );
         fresh
             .into_iter()
-            .map(|finding| finding_report(self.capture_index, finding, &report))
+            .map(|finding| finding_report(0, finding, &report))
             .collect()
     }
 
     /// Live: records which local program owns a flow.
     pub fn set_process(&mut self, flow_index: usize, process: Process) {
-        self.processes
-            .insert(flow_index - self.first_index, process);
+        self.processes.insert(flow_index, process);
     }
 
     /// The current flow of a report index, for live events.
     pub fn flow(&self, flow_index: usize) -> Option<&Flow<FlowClass>> {
-        self.table
-            .get_by_number(flow_index.checked_sub(self.first_index)?)
+        self.table.get_by_number(flow_index)
     }
 
     /// Live: finishes the flows idle for more than `idle_secs` and keeps only their report.
@@ -426,7 +489,7 @@ impl<'c> Session<'c> {
         let mut evicted = Vec::new();
         for mut flow in self.table.evict_idle(now, idle_secs) {
             self.classifier.finish(&mut flow.state, &flow.server);
-            let finished = self.finish_flow(auditor, &flow);
+            let finished = self.finish_flow(&mut auditor.finisher, &flow);
             evicted.push(finished.report.clone());
             self.done.insert(flow.number, finished);
         }
@@ -438,86 +501,72 @@ impl<'c> Session<'c> {
         (self.packets, self.table.created())
     }
 
-    fn finish_flow(&mut self, auditor: &mut Auditor<'_>, flow: &Flow<FlowClass>) -> FinishedFlow {
-        let index = self.first_index + flow.number;
-        let (place, rtt_ms, plausible, findings) = auditor.evaluate(flow, index);
+    fn finish_flow(&mut self, finisher: &mut Finisher<'_>, flow: &Flow<FlowClass>) -> FinishedFlow {
+        let (place, rtt_ms, plausible, findings) = finisher.evaluate(flow, flow.number);
         let report = flow_report(
-            self.capture_index,
+            0,
             flow,
             place,
             rtt_ms,
             plausible,
-            auditor.catalog,
+            finisher.catalog,
             self.processes.get(&flow.number),
         );
         let findings = findings
             .into_iter()
-            .map(|finding| finding_report(self.capture_index, finding, &report))
+            .map(|finding| finding_report(0, finding, &report))
             .collect();
         FinishedFlow { report, findings }
     }
 
-    /// Settles every remaining flow (labels propagated between them) and adds the capture, its
-    /// flows and findings to the report, in flow order. Returns the report indices of the flows
-    /// that were still live, for a live capture's last events.
-    pub fn finish(
+    /// Settles every remaining flow (labels propagated between them): the capture's flows and
+    /// findings, numbered within it, for [`Auditor::add`].
+    pub fn settle(
         mut self,
-        auditor: &mut Auditor<'_>,
+        finisher: &mut Finisher<'_>,
         name: String,
         packets_read: u64,
         warning: Option<String>,
         live: Option<LiveStats>,
-    ) -> Vec<usize> {
-        if let Some(warning) = &warning {
-            auditor.report.warnings.push(format!("{name}: {warning}"));
-        }
-        auditor.report.captures.push(CaptureSummary {
-            path: name,
-            link_type: self.link_type.0,
-            packets_read,
-            packets: self.packets,
-            warning,
-            live,
-        });
-        auditor.report.summary.packets += self.packets;
-        auditor.report.summary.decoded += self.decoded;
-        auditor.decode_stats.merge(&self.decode_stats);
-        // Files read in parallel are finished in input order: only now is their place in the
-        // report known. (A live session is alone in its report, so nothing moves.)
-        self.capture_index = auditor.report.captures.len() - 1;
-        self.first_index = auditor.report.flows.len();
-
+    ) -> SettledCapture {
         let mut flows = std::mem::take(&mut self.table).into_flows();
         for flow in &mut flows {
             self.classifier.finish(&mut flow.state, &flow.server);
-            if let Some(asn) = auditor.place(flow.server.ip).geo.asn {
+            if let Some(asn) = finisher.place(flow.server.ip).geo.asn {
                 self.classifier.attribute_by_asn(&mut flow.state, asn);
             }
         }
-        self.classifier.propagate(&mut flows, self.first_index);
+        self.classifier.propagate(&mut flows, 0);
         let mut finished: Vec<(usize, FinishedFlow)> = flows
             .iter()
-            .map(|flow| (flow.number, self.finish_flow(auditor, flow)))
+            .map(|flow| (flow.number, self.finish_flow(finisher, flow)))
             .collect();
-        let still_live = finished
-            .iter()
-            .map(|(number, _)| self.first_index + number)
-            .collect();
+        drop(flows);
+        let still_live = finished.iter().map(|(number, _)| *number).collect();
         // Flows evicted earlier (live captures) take their place by flow number.
         finished.extend(std::mem::take(&mut self.done));
         finished.sort_unstable_by_key(|(number, _)| *number);
-        auditor.report.flows.reserve(finished.len());
+        let mut settled = SettledCapture {
+            capture: CaptureSummary {
+                path: name,
+                link_type: self.link_type.0,
+                packets_read,
+                packets: self.packets,
+                warning,
+                live,
+            },
+            packets: self.packets,
+            decoded: self.decoded,
+            decode_stats: self.decode_stats,
+            flows: Vec::with_capacity(finished.len()),
+            findings: Vec::new(),
+            still_live,
+        };
         for (_, finished) in finished {
-            for finding in finished.findings {
-                if finding.allowed.is_some() {
-                    auditor.report.allowed.push(finding);
-                } else {
-                    auditor.report.findings.push(finding);
-                }
-            }
-            auditor.report.flows.push(finished.report);
+            settled.findings.extend(finished.findings);
+            settled.flows.push(finished.report);
         }
-        still_live
+        settled
     }
 }
 

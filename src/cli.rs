@@ -213,8 +213,8 @@ pub struct AuditArgs {
     #[arg(long, short, value_name = "[FORMAT=]FILE")]
     pub output: Vec<String>,
 
-    /// Captures read in parallel [default: the number of CPUs]. The report is the same
-    /// whatever the number.
+    /// Threads: captures read in parallel, and large JSON reports written in parallel
+    /// [default: the number of CPUs]. The report is the same whatever the number.
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
 

@@ -316,10 +316,7 @@ fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
         }
     }
 
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
+    let jobs = jobs(args);
     let mut auditor = Auditor::new(&geo, &policy, &catalog);
     let mut audited = 0usize;
     for result in auditor.audit_files(&captures, args.filter.as_deref(), jobs) {
@@ -358,7 +355,7 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     for (format, output) in targets {
-        if let Err(e) = write_report(&report, output.as_deref(), format) {
+        if let Err(e) = write_report(&report, output.as_deref(), format, jobs(args)) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 continue;
             }
@@ -415,12 +412,21 @@ fn output_targets(args: &AuditArgs) -> Result<Vec<(Format, Option<PathBuf>)>, St
 }
 
 /// Writes the report in `format` to `output`, or to standard output.
+/// `--jobs`, or the number of CPUs.
+fn jobs(args: &AuditArgs) -> usize {
+    args.jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1)
+}
+
+/// Writes the report in one format to a file or standard output, on up to `threads` threads.
 pub(crate) fn write_report(
     report: &Report,
     output: Option<&Path>,
     format: Format,
+    threads: usize,
 ) -> io::Result<()> {
-    let emitter = format.emitter();
+    let emitter = format.emitter(threads);
     match output {
         Some(path) => {
             let mut out = BufWriter::new(File::create(path)?);

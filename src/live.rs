@@ -180,13 +180,14 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     source.flush();
     let stats = source.stats();
     let name = format!("live:{}", source.interface());
-    let still_live = session.finish(
-        &mut auditor,
+    let settled = session.settle(
+        auditor.finisher(),
         name,
         source.packets_read(),
         error.clone(),
         Some(stats),
     );
+    let still_live = auditor.add(settled);
     for index in still_live {
         if let Some(report) = auditor.report().flows.get(index) {
             out.flow_ended(report, "capture stopped");
@@ -412,8 +413,8 @@ impl Output {
                 writeln!(stdout)?;
                 stdout.flush()
             }
-            LiveFormatArg::Table => write_report(report, args.output.as_deref(), Format::Table),
-            _ => write_report(report, args.output.as_deref(), Format::Json),
+            LiveFormatArg::Table => write_report(report, args.output.as_deref(), Format::Table, 1),
+            _ => write_report(report, args.output.as_deref(), Format::Json, 1),
         }
     }
 }

@@ -56,10 +56,12 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn emitter(self) -> Box<dyn Emitter> {
+    /// The format's writer; `threads` bounds the threads it may use (only large JSON
+    /// reports use more than one).
+    pub fn emitter(self, threads: usize) -> Box<dyn Emitter> {
         match self {
             Format::Table => Box::new(TableEmitter),
-            Format::Json => Box::new(JsonEmitter),
+            Format::Json => Box::new(JsonEmitter { threads }),
             Format::Jsonl => Box::new(JsonlEmitter),
             Format::Csv => Box::new(CsvEmitter),
             Format::Sarif => Box::new(SarifEmitter),

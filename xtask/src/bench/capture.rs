@@ -4,13 +4,13 @@
 //! - All fixtures are played at once as one *scene* (their packets merged by time), so a scene
 //!   holds Zoom, WebRTC (STUN/DTLS/SRTP), SIP with SDES, QUIC, TLS, DNS and plain traffic.
 //! - Replica `k` of the scene starts `STEP_US * k` after the first and is played by client
-//!   number `k % CLIENTS`: every local (RFC 1918, ULA, link-local) address is rewritten to that
+//!   number `k % clients`: every local (RFC 1918, ULA, link-local) address is rewritten to that
 //!   client's, with the IPv4 header and UDP/TCP checksums patched (RFC 1624), so the packets
 //!   stay valid for every tool that checks them.
 //! - Replicas overlap (a scene lasts seconds, a step is 40 ms), so about
 //!   `scene duration / STEP_US` scenes are in flight at once, many flows are live together, and
 //!   the output is merged by time like a real capture.
-//! - Because clients come back every `CLIENTS` replicas (41 s of capture time), the number of
+//! - Because clients come back every `clients` replicas (41 s of capture time), the number of
 //!   distinct flows is bounded whatever the file size: a bigger file is more packets of the
 //!   same flows, which is what lets memory be measured for flatness.
 //!
@@ -37,15 +37,17 @@ pub const SCENE_FIXTURES: &[&str] = &[
     "linktypes/ethernet-qinq.pcap",
 ];
 
-/// Distinct clients the replicas cycle through.
-pub const CLIENTS: u32 = 1024;
+/// Distinct clients the fixture replicas cycle through (27 flows a replica: 28,000 flows).
+pub const FIXTURE_CLIENTS: u32 = 1024;
+/// The reference captures hold ~400 flows a replica: fewer clients keep the flow count alike.
+pub const CORPUS_CLIENTS: u32 = 64;
 /// Time between the starts of two replicas.
 pub const STEP_US: u64 = 40_000;
 /// 2026-01-01T00:00:00Z, where the benchmark capture's clock starts.
 const START_US: u64 = 1_767_225_600_000_000;
 
-/// One fixture packet, with where its local addresses and checksums are.
-struct Template {
+/// One scene packet, with where its local addresses and checksums are.
+pub struct Template {
     /// Time since the scene's start.
     offset_us: u64,
     data: Vec<u8>,
@@ -66,12 +68,15 @@ pub struct Written {
 /// Writes a benchmark capture of at least `target_bytes` to `path`. Files with different
 /// `seed`s are played by different clients, so they share no flows.
 pub fn write(
-    fixtures_dir: &Path,
+    scene: &[Template],
+    clients: u32,
     path: &Path,
     target_bytes: u64,
     seed: u32,
 ) -> Result<Written, String> {
-    let scene = load_scene(fixtures_dir)?;
+    if scene.is_empty() {
+        return Err("the scene has no packets".into());
+    }
     let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
@@ -97,7 +102,7 @@ pub fn write(
         let Some(Reverse((time, replica, index))) = in_flight.pop() else {
             break;
         };
-        let client = seed * CLIENTS + (replica % u64::from(CLIENTS)) as u32;
+        let client = seed * clients + (replica % u64::from(clients)) as u32;
         scene[index].render(client, &mut frame);
         write_record(&mut out, time, &frame).map_err(io)?;
         written.packets += 1;
@@ -111,8 +116,8 @@ pub fn write(
     Ok(written)
 }
 
-/// The scene's packets, all fixtures starting together, in time order.
-fn load_scene(fixtures_dir: &Path) -> Result<Vec<Template>, String> {
+/// The fixtures' packets, all fixtures starting together, in time order.
+pub fn fixture_scene(fixtures_dir: &Path) -> Result<Vec<Template>, String> {
     let mut scene = Vec::new();
     for name in SCENE_FIXTURES {
         let path = fixtures_dir.join(name);
@@ -123,8 +128,39 @@ fn load_scene(fixtures_dir: &Path) -> Result<Vec<Template>, String> {
             scene.push(Template::new(time - first, data.to_vec()));
         }
     }
-    if scene.is_empty() {
-        return Err(format!("no packets in {}", fixtures_dir.display()));
+    scene.sort_by_key(|t| t.offset_us);
+    Ok(scene)
+}
+
+/// Longest pause kept between two packets of a reference capture: some have timestamps years
+/// apart (see ../shared/corpus/README.md), and a scene should last seconds, not years.
+const MAX_GAP_US: u64 = 50_000;
+
+/// Real traffic: every Ethernet capture (pcap or pcapng) in `corpus_dir`, read through
+/// libpcap, all starting together. Used only for measuring, never copied into the project.
+pub fn corpus_scene(corpus_dir: &Path) -> Result<Vec<Template>, String> {
+    let mut paths: Vec<_> = std::fs::read_dir(corpus_dir)
+        .map_err(|e| format!("{}: {e}", corpus_dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    paths.sort();
+    let mut scene = Vec::new();
+    for path in paths {
+        let Ok(mut capture) = pcap::Capture::from_file(&path) else {
+            continue;
+        };
+        if capture.get_datalink() != pcap::Linktype::ETHERNET {
+            continue;
+        }
+        let (mut offset, mut last) = (0u64, None::<i64>);
+        while let Ok(packet) = capture.next_packet() {
+            let time = packet.header.ts.tv_sec * 1_000_000 + packet.header.ts.tv_usec;
+            let gap = last.map_or(0, |last| (time - last).clamp(0, MAX_GAP_US as i64) as u64);
+            last = Some(time);
+            offset += gap;
+            scene.push(Template::new(offset, packet.data.to_vec()));
+        }
     }
     scene.sort_by_key(|t| t.offset_us);
     Ok(scene)
@@ -327,8 +363,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let small = dir.join("small.pcap");
         let large = dir.join("large.pcap");
-        let a = write(&fixtures, &small, 200_000, 0).unwrap();
-        let b = write(&fixtures, &large, 400_000, 0).unwrap();
+        let scene = fixture_scene(&fixtures).unwrap();
+        let a = write(&scene, FIXTURE_CLIENTS, &small, 200_000, 0).unwrap();
+        let b = write(&scene, FIXTURE_CLIENTS, &large, 400_000, 0).unwrap();
         assert!(a.bytes >= 200_000 && b.bytes >= 400_000 && b.packets > a.packets);
         let small = std::fs::read(&small).unwrap();
         let large = std::fs::read(&large).unwrap();

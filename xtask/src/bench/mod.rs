@@ -30,6 +30,9 @@ struct Options {
     linearity: Vec<u64>,
     jobs: bool,
     callaudit: Option<PathBuf>,
+    /// Replicate the reference captures of ../shared/corpus instead of the fixtures.
+    corpus: Option<PathBuf>,
+    clients: Option<u32>,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -44,8 +47,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some(path) => path.clone(),
         None => build_callaudit(&root)?,
     };
+    let (scene, scene_name, clients) = match &options.corpus {
+        Some(dir) => (
+            capture::corpus_scene(dir)?,
+            "corpus",
+            capture::CORPUS_CLIENTS,
+        ),
+        None => (
+            capture::fixture_scene(&fixtures)?,
+            "fixtures",
+            capture::FIXTURE_CLIENTS,
+        ),
+    };
+    let clients = options.clients.unwrap_or(clients);
+    println!(
+        "scene: {scene_name} ({} packets, replayed by {clients} clients, one replica every {} ms)",
+        scene.len(),
+        capture::STEP_US / 1000
+    );
     let bench = Bench {
-        fixtures,
+        scene: &scene,
+        scene_name,
+        clients,
         dir: options.dir.clone(),
         runs: options.runs,
         callaudit,
@@ -75,7 +98,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             rows.push(once.measure(&tool, &slice)?);
         }
     }
-    print_rows(&rows, &ours);
+    print_rows(&rows, Some(&ours));
     if !options.linearity.is_empty() {
         println!();
         println!("== Linearity: callaudit, single thread ==");
@@ -84,7 +107,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             let capture = bench.capture(size, 0)?;
             rows.push(bench.measure(&bench.callaudit_tool(&[&capture.path], 1), &capture)?);
         }
-        print_rows(&rows, &ours);
+        print_rows(&rows, Some(&ours));
     }
     if options.jobs {
         println!();
@@ -104,7 +127,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         let one = bench.measure(&bench.callaudit_tool(&[&main.path, &second.path], 1), &both)?;
         let two = bench.measure(&bench.callaudit_tool(&[&main.path, &second.path], 2), &both)?;
-        print_rows(&[one.clone(), two.clone()], &one);
+        print_rows(&[one.clone(), two.clone()], None);
         println!(
             "scaling: --jobs 2 is {:.2}x --jobs 1 on 2 files",
             one.median_s() / two.median_s()
@@ -143,6 +166,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         linearity: Vec::new(),
         jobs: false,
         callaudit: None,
+        corpus: None,
+        clients: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -175,11 +200,21 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.jobs = true;
             }
             "--callaudit" => options.callaudit = Some(PathBuf::from(value()?)),
+            "--corpus" => options.corpus = Some(PathBuf::from(value()?)),
+            "--clients" => {
+                options.clients = Some(
+                    value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=60_000).contains(n))
+                        .ok_or("--clients takes a number from 1 to 60000")?,
+                )
+            }
             other => {
                 return Err(format!(
                     "unknown option {other}; usage: cargo xtask bench [--quick] [--all] \
                      [--size 1G] [--runs 5] [--dir DIR] [--no-peers] [--tshark-size 100M] \
-                     [--linearity 100M,1G,10G] [--jobs] [--callaudit PATH]"
+                     [--linearity 100M,1G,10G] [--jobs] [--callaudit PATH] [--corpus DIR] [--clients N]"
                 ))
             }
         }
@@ -222,8 +257,10 @@ fn build_callaudit(root: &Path) -> Result<PathBuf, String> {
 }
 
 #[derive(Clone)]
-struct Bench {
-    fixtures: PathBuf,
+struct Bench<'s> {
+    scene: &'s [capture::Template],
+    scene_name: &'static str,
+    clients: u32,
     dir: PathBuf,
     runs: usize,
     callaudit: PathBuf,
@@ -286,7 +323,7 @@ impl Measured {
     }
 }
 
-impl Bench {
+impl Bench<'_> {
     fn machine(&self) {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -341,7 +378,12 @@ impl Bench {
 
     /// The benchmark capture of `size` bytes for `seed`, made if it is not already there.
     fn capture(&self, size: u64, seed: u32) -> Result<Capture, String> {
-        let name = format!("bench-{}-seed{seed}.pcap", size_name(size));
+        let name = format!(
+            "bench-{}-{}c-{}-seed{seed}.pcap",
+            self.scene_name,
+            self.clients,
+            size_name(size)
+        );
         let path = self.dir.join(&name);
         let info = self.dir.join(format!("{name}.info"));
         let known = std::fs::read_to_string(&info).ok().and_then(|text| {
@@ -354,7 +396,7 @@ impl Bench {
             _ => {
                 eprintln!("making {} ...", path.display());
                 let started = Instant::now();
-                let written = capture::write(&self.fixtures, &path, size, seed)?;
+                let written = capture::write(self.scene, self.clients, &path, size, seed)?;
                 eprintln!(
                     "  {} packets in {:.1} s",
                     thousands(written.packets),
@@ -566,34 +608,45 @@ fn warm(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn print_rows(rows: &[Measured], reference: &Measured) {
+/// The table of runs; with a `reference`, the last column says how callaudit compares.
+fn print_rows(rows: &[Measured], reference: Option<&Measured>) {
     println!(
         "{:<22} {:>9} {:>10} {:>12} {:>8} {:>9} {:>10}",
         "tool", "median s", "packets", "packets/s", "MB/s", "peak MB", "callaudit"
     );
     for row in rows {
-        let relative = if std::ptr::eq(row, reference) || row.tool == reference.tool {
-            "-".to_string()
-        } else if reference.rate() >= row.rate() {
+        let relative = match reference {
+            Some(reference) if row.tool != reference.tool => reference,
+            _ => {
+                print_row(row, "-");
+                continue;
+            }
+        };
+        let reference = relative;
+        let relative = if reference.rate() >= row.rate() {
             format!("{:.1}x", reference.rate() / row.rate())
         } else {
             format!("{:.0}%", 100.0 * reference.rate() / row.rate())
         };
-        println!(
-            "{:<22} {:>9.3} {:>10} {:>12} {:>8.0} {:>9.1} {:>10}",
-            row.tool,
-            row.median_s(),
-            thousands(row.packets),
-            thousands(row.rate() as u64),
-            row.mb_rate(),
-            row.peak_mb(),
-            relative
-        );
+        print_row(row, &relative);
     }
     for row in rows {
         let runs: Vec<String> = row.wall_s.iter().map(|s| format!("{s:.3}")).collect();
         println!("  {}: {} (runs: {})", row.tool, row.shown, runs.join(" "));
     }
+}
+
+fn print_row(row: &Measured, relative: &str) {
+    println!(
+        "{:<22} {:>9.3} {:>10} {:>12} {:>8.0} {:>9.1} {:>10}",
+        row.tool,
+        row.median_s(),
+        thousands(row.packets),
+        thousands(row.rate() as u64),
+        row.mb_rate(),
+        row.peak_mb(),
+        relative
+    );
 }
 
 fn size_name(size: u64) -> String {
