@@ -869,8 +869,10 @@ fn bench_pipeline(c: &mut Criterion) {
                 for packet in &captured {
                     black_box(session.packet(black_box(packet)));
                 }
+                let place = session.place();
                 let settled = session.settle(
                     auditor.finisher(),
+                    place,
                     capture.name.to_string(),
                     packets_read,
                     None,

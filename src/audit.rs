@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Condvar, Mutex};
 
 use crate::capture::{
     CaptureError, CapturedPacket, FileSource, LinkType, LiveStats, Process, Read, Timestamp,
@@ -75,15 +75,18 @@ impl<'a> Auditor<'a> {
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
     pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
-        let settled = read_capture(path, filter, self.finisher.catalog)?.settle(&mut self.finisher);
+        let read = read_capture(path, filter, self.finisher.catalog)?;
+        let place = self.next_place();
+        let settled = read.settle(&mut self.finisher, place);
         self.add(settled);
         Ok(())
     }
 
     /// Reads captures on up to `jobs` threads and adds them to the report in input order, so
     /// the report is the same whatever `jobs` is. Reading and settling a capture (packets,
-    /// then geolocation and policy for its flows) run in parallel; only adding the settled
-    /// captures to the report, which renumbers their flows, runs here, in order. One result
+    /// then geolocation and policy for its flows) run in parallel; a capture is settled once
+    /// the captures before it are read, because its flows' report indices (cited in evidence)
+    /// follow theirs. Adding settled captures to the report runs here, in order. One result
     /// per path.
     pub fn audit_files(
         &mut self,
@@ -98,6 +101,7 @@ impl<'a> Auditor<'a> {
                 .collect();
         }
         let finisher = self.finisher.clone();
+        let places = Places::new(paths.len(), self.next_place());
         let next = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<(), CaptureError>>> =
             paths.iter().map(|_| None).collect();
@@ -105,15 +109,17 @@ impl<'a> Auditor<'a> {
             let (sender, receiver) = mpsc::channel();
             for _ in 0..jobs.min(paths.len()) {
                 let sender = sender.clone();
-                let next = &next;
+                let (next, places) = (&next, &places);
                 let mut finisher = finisher.clone();
                 scope.spawn(move || loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(index) else {
                         break;
                     };
-                    let settled = read_capture(path, filter, finisher.catalog)
-                        .map(|read| read.settle(&mut finisher));
+                    let read = read_capture(path, filter, finisher.catalog);
+                    places.publish(index, read.as_ref().ok().map(ReadCapture::flows));
+                    let settled =
+                        read.map(|read| read.settle(&mut finisher, places.wait_for(index)));
                     if sender.send((index, settled)).is_err() {
                         break;
                     }
@@ -146,18 +152,23 @@ impl<'a> Auditor<'a> {
             .collect()
     }
 
-    /// A session for a live capture, which is alone in its report.
+    /// A session for the next capture of the run.
     pub fn session(&self, link_type: LinkType) -> Session<'a> {
-        Session::new(self.finisher.catalog, link_type)
+        Session::new(self.finisher.catalog, link_type, self.next_place())
     }
 
-    /// Adds a settled capture to the report: its flows take the next report indices, so
-    /// every index in it moves by the flows already there. Returns the report indices of the
-    /// flows that were still live when it was settled.
+    /// Where the next capture added goes in the report.
+    fn next_place(&self) -> ReportPlace {
+        ReportPlace {
+            capture: self.report.captures.len(),
+            first_flow: self.report.flows.len(),
+        }
+    }
+
+    /// Adds a settled capture, placed by [`Auditor::next_place`], to the report. Returns the
+    /// report indices of the flows that were still live when it was settled.
     pub fn add(&mut self, settled: SettledCapture) -> Vec<usize> {
         let report = &mut self.report;
-        let capture = report.captures.len();
-        let offset = report.flows.len();
         if let Some(warning) = &settled.capture.warning {
             report
                 .warnings
@@ -168,29 +179,58 @@ impl<'a> Auditor<'a> {
         report.summary.decoded += settled.decoded;
         self.decode_stats.merge(&settled.decode_stats);
         let mut flows = settled.flows;
-        for flow in &mut flows {
-            flow.capture = capture;
-            flow.announced_by = flow.announced_by.map(|index| index + offset);
-        }
         if report.flows.is_empty() {
             report.flows = flows;
         } else {
             report.flows.append(&mut flows);
         }
-        for mut finding in settled.findings {
-            finding.capture = capture;
-            finding.flow += offset;
+        for finding in settled.findings {
             if finding.allowed.is_some() {
                 report.allowed.push(finding);
             } else {
                 report.findings.push(finding);
             }
         }
-        settled
-            .still_live
-            .into_iter()
-            .map(|index| index + offset)
-            .collect()
+        settled.still_live
+    }
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// For settling a live session.
+    pub fn finisher(&mut self) -> &mut Finisher<'a> {
+        &mut self.finisher
+    }
+
+    pub fn decode_stats(&self) -> &DecodeStats {
+        &self.decode_stats
+    }
+
+    /// The finished report: findings sorted, summary filled in.
+    pub fn finish(mut self) -> Report {
+        let report = &mut self.report;
+        report.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.flow.cmp(&b.flow))
+                .then(a.packet.cmp(&b.packet))
+        });
+        let summary = &mut report.summary;
+        summary.captures = report.captures.len();
+        summary.flows = report.flows.len();
+        summary.malformed = self.decode_stats.malformed_total();
+        summary.malformed_by_reason = MalformedCount::from_map(&self.decode_stats.malformed);
+        summary.skipped = self.decode_stats.skipped.clone();
+        summary.findings = report.findings.len();
+        summary.allowed = report.allowed.len();
+        for finding in &report.findings {
+            *summary
+                .findings_by_severity
+                .entry(finding.severity)
+                .or_default() += 1;
+        }
+        self.report
     }
 }
 
@@ -256,44 +296,52 @@ impl Finisher<'_> {
     }
 }
 
-impl<'a> Auditor<'a> {
-    pub fn report(&self) -> &Report {
-        &self.report
-    }
+/// Where a capture's flows go in the report: its capture index and its first flow's index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportPlace {
+    pub capture: usize,
+    pub first_flow: usize,
+}
 
-    /// For settling a live session.
-    pub fn finisher(&mut self) -> &mut Finisher<'a> {
-        &mut self.finisher
-    }
+/// The report places of captures read in parallel. Capture `i`'s place is known once every
+/// capture before it has been read (a capture that could not be read takes no place).
+/// Captures are handed out in order, so a worker only ever waits for captures already being
+/// read.
+struct Places {
+    /// Flows of each capture read so far; `Some(None)` for one that could not be read.
+    flows: Mutex<Vec<Option<Option<usize>>>>,
+    read: Condvar,
+    start: ReportPlace,
+}
 
-    pub fn decode_stats(&self) -> &DecodeStats {
-        &self.decode_stats
-    }
-
-    /// The finished report: findings sorted, summary filled in.
-    pub fn finish(mut self) -> Report {
-        let report = &mut self.report;
-        report.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.flow.cmp(&b.flow))
-                .then(a.packet.cmp(&b.packet))
-        });
-        let summary = &mut report.summary;
-        summary.captures = report.captures.len();
-        summary.flows = report.flows.len();
-        summary.malformed = self.decode_stats.malformed_total();
-        summary.malformed_by_reason = MalformedCount::from_map(&self.decode_stats.malformed);
-        summary.skipped = self.decode_stats.skipped.clone();
-        summary.findings = report.findings.len();
-        summary.allowed = report.allowed.len();
-        for finding in &report.findings {
-            *summary
-                .findings_by_severity
-                .entry(finding.severity)
-                .or_default() += 1;
+impl Places {
+    fn new(captures: usize, start: ReportPlace) -> Places {
+        Places {
+            flows: Mutex::new(vec![None; captures]),
+            read: Condvar::new(),
+            start,
         }
-        self.report
+    }
+
+    fn publish(&self, index: usize, flows: Option<usize>) {
+        let mut known = self.flows.lock().unwrap_or_else(|e| e.into_inner());
+        known[index] = Some(flows);
+        self.read.notify_all();
+    }
+
+    fn wait_for(&self, index: usize) -> ReportPlace {
+        let mut known = self.flows.lock().unwrap_or_else(|e| e.into_inner());
+        while known[..index].iter().any(Option::is_none) {
+            known = self.read.wait(known).unwrap_or_else(|e| e.into_inner());
+        }
+        known[..index]
+            .iter()
+            .flatten()
+            .flatten()
+            .fold(self.start, |place, flows| ReportPlace {
+                capture: place.capture + 1,
+                first_flow: place.first_flow + flows,
+            })
     }
 }
 
@@ -306,14 +354,25 @@ struct ReadCapture<'c> {
 }
 
 impl ReadCapture<'_> {
-    fn settle(self, finisher: &mut Finisher<'_>) -> SettledCapture {
-        self.session
-            .settle(finisher, self.name, self.packets_read, self.warning, None)
+    /// Flows the capture will add to the report.
+    fn flows(&self) -> usize {
+        self.session.table.created()
+    }
+
+    fn settle(self, finisher: &mut Finisher<'_>, place: ReportPlace) -> SettledCapture {
+        self.session.settle(
+            finisher,
+            place,
+            self.name,
+            self.packets_read,
+            self.warning,
+            None,
+        )
     }
 }
 
-/// A capture read and settled: its flows and findings numbered from 0 within it, ready for
-/// [`Auditor::add`] to place in the report.
+/// A capture read and settled, numbered for its place in the report, ready for
+/// [`Auditor::add`].
 pub struct SettledCapture {
     capture: CaptureSummary,
     packets: u64,
@@ -332,7 +391,7 @@ fn read_capture<'c>(
     catalog: &'c AppCatalog,
 ) -> Result<ReadCapture<'c>, CaptureError> {
     let mut source = FileSource::open(path, filter)?;
-    let mut session = Session::new(catalog, source.link_type());
+    let mut session = Session::new(catalog, source.link_type(), ReportPlace::default());
     let mut warning = None;
     loop {
         match source.read() {
@@ -372,11 +431,11 @@ struct FinishedFlow {
 }
 
 /// One capture being read.
-///
-/// Flows are numbered from 0 in the order they appear; the report index of a flow is its number
-/// until [`Auditor::add`] places the settled capture after others.
 pub struct Session<'c> {
     link_type: LinkType,
+    /// Where the capture goes in the report; for a file read in parallel, known only when it is
+    /// settled.
+    place: ReportPlace,
     table: FlowTable<FlowClass>,
     classifier: Classifier<'c>,
     /// Packets analysed (passed the filter).
@@ -393,9 +452,10 @@ pub struct Session<'c> {
 }
 
 impl<'c> Session<'c> {
-    fn new(catalog: &'c AppCatalog, link_type: LinkType) -> Session<'c> {
+    fn new(catalog: &'c AppCatalog, link_type: LinkType, place: ReportPlace) -> Session<'c> {
         Session {
             link_type,
+            place,
             table: FlowTable::default(),
             classifier: Classifier::new(catalog),
             packets: 0,
@@ -430,7 +490,7 @@ impl<'c> Session<'c> {
         self.classifier
             .classify(&mut flow.state, direction, &decoded, at);
         Some(PacketOutcome {
-            flow: flow.number,
+            flow: self.place.first_flow + flow.number,
             new_flow: self.table.created() > created,
         })
     }
@@ -442,7 +502,7 @@ impl<'c> Session<'c> {
         auditor: &mut Auditor<'_>,
         flow_index: usize,
     ) -> Vec<FindingReport> {
-        let number = flow_index;
+        let number = flow_index - self.place.first_flow;
         let Some(flow) = self.table.get_by_number(number) else {
             return Vec::new();
         };
@@ -455,7 +515,7 @@ impl<'c> Session<'c> {
             return Vec::new();
         }
         let report = flow_report(
-            0,
+            self.place.capture,
             flow,
             place,
             rtt_ms,
@@ -465,18 +525,20 @@ impl<'c> Session<'c> {
         );
         fresh
             .into_iter()
-            .map(|finding| finding_report(0, finding, &report))
+            .map(|finding| finding_report(self.place.capture, finding, &report))
             .collect()
     }
 
     /// Live: records which local program owns a flow.
     pub fn set_process(&mut self, flow_index: usize, process: Process) {
-        self.processes.insert(flow_index, process);
+        self.processes
+            .insert(flow_index - self.place.first_flow, process);
     }
 
     /// The current flow of a report index, for live events.
     pub fn flow(&self, flow_index: usize) -> Option<&Flow<FlowClass>> {
-        self.table.get_by_number(flow_index)
+        self.table
+            .get_by_number(flow_index.checked_sub(self.place.first_flow)?)
     }
 
     /// Live: finishes the flows idle for more than `idle_secs` and keeps only their report.
@@ -496,15 +558,21 @@ impl<'c> Session<'c> {
         evicted
     }
 
+    /// Where this session's capture goes in the report.
+    pub fn place(&self) -> ReportPlace {
+        self.place
+    }
+
     /// Packets analysed so far, flows so far.
     pub fn counts(&self) -> (u64, usize) {
         (self.packets, self.table.created())
     }
 
     fn finish_flow(&mut self, finisher: &mut Finisher<'_>, flow: &Flow<FlowClass>) -> FinishedFlow {
-        let (place, rtt_ms, plausible, findings) = finisher.evaluate(flow, flow.number);
+        let index = self.place.first_flow + flow.number;
+        let (place, rtt_ms, plausible, findings) = finisher.evaluate(flow, index);
         let report = flow_report(
-            0,
+            self.place.capture,
             flow,
             place,
             rtt_ms,
@@ -514,21 +582,24 @@ impl<'c> Session<'c> {
         );
         let findings = findings
             .into_iter()
-            .map(|finding| finding_report(0, finding, &report))
+            .map(|finding| finding_report(self.place.capture, finding, &report))
             .collect();
         FinishedFlow { report, findings }
     }
 
     /// Settles every remaining flow (labels propagated between them): the capture's flows and
-    /// findings, numbered within it, for [`Auditor::add`].
+    /// findings, numbered for `place` in the report, for [`Auditor::add`].
     pub fn settle(
         mut self,
         finisher: &mut Finisher<'_>,
+        place: ReportPlace,
         name: String,
         packets_read: u64,
         warning: Option<String>,
         live: Option<LiveStats>,
     ) -> SettledCapture {
+        // Files read in parallel are placed only now; a live session keeps its place.
+        self.place = place;
         let mut flows = std::mem::take(&mut self.table).into_flows();
         for flow in &mut flows {
             self.classifier.finish(&mut flow.state, &flow.server);
@@ -536,13 +607,16 @@ impl<'c> Session<'c> {
                 self.classifier.attribute_by_asn(&mut flow.state, asn);
             }
         }
-        self.classifier.propagate(&mut flows, 0);
+        self.classifier.propagate(&mut flows, self.place.first_flow);
         let mut finished: Vec<(usize, FinishedFlow)> = flows
             .iter()
             .map(|flow| (flow.number, self.finish_flow(finisher, flow)))
             .collect();
         drop(flows);
-        let still_live = finished.iter().map(|(number, _)| *number).collect();
+        let still_live = finished
+            .iter()
+            .map(|(number, _)| self.place.first_flow + number)
+            .collect();
         // Flows evicted earlier (live captures) take their place by flow number.
         finished.extend(std::mem::take(&mut self.done));
         finished.sort_unstable_by_key(|(number, _)| *number);

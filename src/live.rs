@@ -180,8 +180,10 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     source.flush();
     let stats = source.stats();
     let name = format!("live:{}", source.interface());
+    let place = session.place();
     let settled = session.settle(
         auditor.finisher(),
+        place,
         name,
         source.packets_read(),
         error.clone(),

@@ -138,14 +138,14 @@ impl AppMatch {
     }
 }
 
-/// Offers `candidate` for a flow currently attributed `current`: it wins only when strictly
-/// stronger.
 /// Whether evidence of `kind` would replace `current`: lets per-packet callers skip building
 /// evidence that cannot win.
 pub fn would_win(current: Option<&AppMatch>, kind: EvidenceKind) -> bool {
     current.is_none_or(|seen| kind.rank() < seen.kind.rank())
 }
 
+/// Offers `candidate` for a flow currently attributed `current`: it wins only when strictly
+/// stronger.
 pub fn offer(current: &mut Option<AppMatch>, candidate: AppMatch) -> bool {
     let wins = would_win(current.as_ref(), candidate.kind);
     if wins {

@@ -117,6 +117,14 @@ fn parallel_reading_gives_the_same_report() {
     for (capture, input) in captures.iter().zip(&inputs) {
         assert_eq!(*capture, input.to_str().unwrap(), "input order kept");
     }
+    // Every flow's announcer is a flow of its own capture.
+    let flows = parallel["flows"].as_array().unwrap();
+    assert!(flows.iter().any(|flow| flow["announced_by"].is_u64()));
+    for flow in flows {
+        if let Some(announcer) = flow["announced_by"].as_u64() {
+            assert_eq!(flows[announcer as usize]["capture"], flow["capture"]);
+        }
+    }
     // Every finding points at a flow of its own capture.
     for finding in parallel["findings"].as_array().unwrap() {
         let flow = &parallel["flows"][finding["flow"].as_u64().unwrap() as usize];

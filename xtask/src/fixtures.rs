@@ -11,7 +11,7 @@
 //! fixture differs, is missing, or if `fixtures/` holds a capture the generator does not make.
 
 mod broken;
-mod capture;
+pub(crate) mod capture;
 mod citizenlab;
 mod crypto;
 mod der;

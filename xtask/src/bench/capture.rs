@@ -21,7 +21,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::fixtures::capture::{linktype, pcap_global_header, pcap_record, Frame};
 
 /// Fixtures that make up the scene: every Ethernet capture that is not damaged on purpose.
 pub const SCENE_FIXTURES: &[&str] = &[
@@ -80,7 +82,8 @@ pub fn write(
     let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    out.write_all(&pcap_header()).map_err(io)?;
+    out.write_all(&pcap_global_header(linktype::ETHERNET))
+        .map_err(io)?;
     let mut written = Written {
         packets: 0,
         bytes: 24,
@@ -88,7 +91,7 @@ pub fn write(
     // One heap entry per replica in flight: (time of its next packet, replica, template index).
     let mut in_flight: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::new();
     let mut next_replica = 0u64;
-    let mut frame = Vec::with_capacity(2048);
+    let mut frame = Frame::new(0, Vec::with_capacity(2048));
     while written.bytes < target_bytes {
         let next_start = START_US + next_replica * STEP_US;
         let starts_first = in_flight
@@ -103,10 +106,11 @@ pub fn write(
             break;
         };
         let client = seed * clients + (replica % u64::from(clients)) as u32;
-        scene[index].render(client, &mut frame);
-        write_record(&mut out, time, &frame).map_err(io)?;
+        scene[index].render(client, &mut frame.data);
+        frame.ts_us = time;
+        out.write_all(&pcap_record(&frame)).map_err(io)?;
         written.packets += 1;
-        written.bytes += 16 + frame.len() as u64;
+        written.bytes += 16 + frame.data.len() as u64;
         if let Some(next) = scene.get(index + 1) {
             let start = START_US + replica * STEP_US;
             in_flight.push(Reverse((start + next.offset_us, replica, index + 1)));
@@ -118,26 +122,19 @@ pub fn write(
 
 /// The fixtures' packets, all fixtures starting together, in time order.
 pub fn fixture_scene(fixtures_dir: &Path) -> Result<Vec<Template>, String> {
-    let mut scene = Vec::new();
-    for name in SCENE_FIXTURES {
-        let path = fixtures_dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let records = read_pcap(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        let first = records.first().map_or(0, |(t, _)| *t);
-        for (time, data) in records {
-            scene.push(Template::new(time - first, data.to_vec()));
-        }
-    }
-    scene.sort_by_key(|t| t.offset_us);
-    Ok(scene)
+    let paths: Vec<PathBuf> = SCENE_FIXTURES
+        .iter()
+        .map(|n| fixtures_dir.join(n))
+        .collect();
+    scene(&paths, u64::MAX)
 }
 
 /// Longest pause kept between two packets of a reference capture: some have timestamps years
 /// apart (see ../shared/corpus/README.md), and a scene should last seconds, not years.
 const MAX_GAP_US: u64 = 50_000;
 
-/// Real traffic: every Ethernet capture (pcap or pcapng) in `corpus_dir`, read through
-/// libpcap, all starting together. Used only for measuring, never copied into the project.
+/// Real traffic: every Ethernet capture (pcap or pcapng) in `corpus_dir`, all starting
+/// together. Used only for measuring, never copied into the project.
 pub fn corpus_scene(corpus_dir: &Path) -> Result<Vec<Template>, String> {
     let mut paths: Vec<_> = std::fs::read_dir(corpus_dir)
         .map_err(|e| format!("{}: {e}", corpus_dir.display()))?
@@ -145,20 +142,25 @@ pub fn corpus_scene(corpus_dir: &Path) -> Result<Vec<Template>, String> {
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
     paths.sort();
+    scene(&paths, MAX_GAP_US)
+}
+
+/// The Ethernet packets of `paths`, read through libpcap, each capture starting at 0 and
+/// keeping its own pauses up to `max_gap_us`, merged in time order.
+fn scene(paths: &[PathBuf], max_gap_us: u64) -> Result<Vec<Template>, String> {
     let mut scene = Vec::new();
     for path in paths {
-        let Ok(mut capture) = pcap::Capture::from_file(&path) else {
-            continue;
-        };
+        let mut capture =
+            pcap::Capture::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if capture.get_datalink() != pcap::Linktype::ETHERNET {
             continue;
         }
         let (mut offset, mut last) = (0u64, None::<i64>);
         while let Ok(packet) = capture.next_packet() {
             let time = packet.header.ts.tv_sec * 1_000_000 + packet.header.ts.tv_usec;
-            let gap = last.map_or(0, |last| (time - last).clamp(0, MAX_GAP_US as i64) as u64);
+            let gap = last.map_or(0, |last| (time - last).max(0) as u64);
             last = Some(time);
-            offset += gap;
+            offset += gap.min(max_gap_us);
             scene.push(Template::new(offset, packet.data.to_vec()));
         }
     }
@@ -279,51 +281,6 @@ fn is_local_v6(a: &[u8]) -> bool {
     a[0] & 0xfe == 0xfc || (a[0] == 0xfe && a[1] & 0xc0 == 0x80)
 }
 
-/// Classic little-endian microsecond pcap, the format the fixtures are written in.
-pub fn read_pcap(bytes: &[u8]) -> Result<Vec<(u64, &[u8])>, String> {
-    let header = bytes.get(..24).ok_or("shorter than a pcap header")?;
-    if header[..4] != 0xa1b2_c3d4u32.to_le_bytes() {
-        return Err("not a little-endian microsecond pcap".into());
-    }
-    if header[20..24] != 1u32.to_le_bytes() {
-        return Err("not Ethernet".into());
-    }
-    let mut records = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let word =
-            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let time = u64::from(word(at)) * 1_000_000 + u64::from(word(at + 4));
-        let len = word(at + 8) as usize;
-        let data = bytes
-            .get(at + 16..at + 16 + len)
-            .ok_or("record runs past the end")?;
-        records.push((time, data));
-        at += 16 + len;
-    }
-    Ok(records)
-}
-
-fn pcap_header() -> [u8; 24] {
-    let mut header = [0u8; 24];
-    header[..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    header[4..6].copy_from_slice(&2u16.to_le_bytes());
-    header[6..8].copy_from_slice(&4u16.to_le_bytes());
-    header[16..20].copy_from_slice(&262_144u32.to_le_bytes());
-    header[20..24].copy_from_slice(&1u32.to_le_bytes());
-    header
-}
-
-fn write_record(out: &mut impl Write, time_us: u64, frame: &[u8]) -> std::io::Result<()> {
-    let mut header = [0u8; 16];
-    header[..4].copy_from_slice(&((time_us / 1_000_000) as u32).to_le_bytes());
-    header[4..8].copy_from_slice(&((time_us % 1_000_000) as u32).to_le_bytes());
-    header[8..12].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-    header[12..16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-    out.write_all(&header)?;
-    out.write_all(frame)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,9 +327,13 @@ mod tests {
         let small = std::fs::read(&small).unwrap();
         let large = std::fs::read(&large).unwrap();
         assert_eq!(&large[..small.len()], &small[..]);
-        let records = read_pcap(&large).unwrap();
-        assert_eq!(records.len() as u64, b.packets);
-        assert!(records.windows(2).all(|w| w[0].0 <= w[1].0), "time order");
+        let mut capture = pcap::Capture::from_file(dir.join("large.pcap")).unwrap();
+        let mut times = Vec::new();
+        while let Ok(packet) = capture.next_packet() {
+            times.push((packet.header.ts.tv_sec, packet.header.ts.tv_usec));
+        }
+        assert_eq!(times.len() as u64, b.packets);
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -616,17 +616,13 @@ fn print_rows(rows: &[Measured], reference: Option<&Measured>) {
     );
     for row in rows {
         let relative = match reference {
-            Some(reference) if row.tool != reference.tool => reference,
-            _ => {
-                print_row(row, "-");
-                continue;
+            Some(ours) if ours.tool != row.tool && ours.rate() >= row.rate() => {
+                format!("{:.1}x", ours.rate() / row.rate())
             }
-        };
-        let reference = relative;
-        let relative = if reference.rate() >= row.rate() {
-            format!("{:.1}x", reference.rate() / row.rate())
-        } else {
-            format!("{:.0}%", 100.0 * reference.rate() / row.rate())
+            Some(ours) if ours.tool != row.tool => {
+                format!("{:.0}%", 100.0 * ours.rate() / row.rate())
+            }
+            _ => "-".to_string(),
         };
         print_row(row, &relative);
     }
