@@ -17,15 +17,20 @@ deps:
 demo: deps
 	@cargo run --release --quiet -- audit --format table $(FIXTURE) || [ $$? -eq 1 ]
 
-# Lints, every test of the workspace, the check that fixtures/ is what the generator makes, and,
+# Lints, every test of the workspace (the torture corpus among them), the check that fixtures/ is
+# what the generator makes, a smoke run of every fuzz target, and,
 # when nDPI's reference captures are beside the project, the accuracy gates of docs/accuracy.md
 # (key exchange against tshark too when tshark is installed), then a quick benchmark that only
 # reports (docs/performance.md). The last line totals the test binaries' results.
 test: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+	cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 	cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
 	cargo xtask fixtures --check
+	@# Every fuzz target for 10 s from the fixtures' seeds; a crash fails (docs/robustness.md).
+	scripts/fuzz.sh 10
 	@if [ -d $(CORPUS) ]; then \
 	    kx=""; if command -v tshark >/dev/null; then kx="--tshark --min-key-exchange 98"; fi; \
 	    cargo xtask accuracy $(CORPUS) --callaudit target/debug/callaudit \

@@ -52,6 +52,9 @@
 //! `cargo bench --bench packet_path -- dissect/rtp`. Under `cargo test --all-targets` criterion
 //! runs each benchmark once as a smoke test.
 
+// Benchmark code: a failed unwrap is a broken benchmark (the lints guard the library).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

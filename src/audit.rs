@@ -5,7 +5,11 @@
 //! [`Auditor`] holds what a run shares (databases, policy, the report being built); a
 //! [`Session`] is one capture being read, packet by packet. Saved files are read to the end and
 //! then finished; a live capture (`live.rs`) also asks its session for findings as soon as a
-//! packet proves them, and evicts idle flows so that hours-long runs stay small.
+//! packet proves them, and evicts idle flows so that hours-long runs stay small. Either way a
+//! session keeps at most `--max-flows` flows live (live capture: the default): the flow table
+//! evicts the least recently seen, which the session finishes at once and settles with the
+//! others at the end
+//! (docs/robustness.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,7 +23,7 @@ use crate::capture::{
 use crate::classify::app::AppCatalog;
 use crate::classify::{Classifier, FlowClass, PacketRef, Protocol, Role};
 use crate::decode::{self, DecodeStats, Decoded};
-use crate::flow::{Direction, Flow, FlowTable};
+use crate::flow::{Direction, Flow, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::geo::{GeoDb, ServerGeo};
 use crate::policy::{Finding, FlowFacts, Policy};
 use crate::report::{
@@ -32,7 +36,15 @@ pub struct Auditor<'a> {
     finisher: Finisher<'a>,
     report: Report,
     decode_stats: DecodeStats,
+    /// The flow-table cap of each capture's session (`--max-flows`).
+    max_flows: usize,
 }
+
+/// Server addresses whose place (geolocation, policy network) is cached per settling thread.
+/// Past this many distinct addresses a place is looked up again each time instead of cached:
+/// a capture with millions of servers cannot grow the cache, at the price of a second lookup
+/// per flow. An entry is a few hundred bytes (a place's names), so the cache stays near 20 MB.
+pub const MAX_CACHED_PLACES: usize = 1 << 16;
 
 /// What settling a flow needs: location, policy, catalog. Each thread that settles captures
 /// has its own, so only the address cache is repeated.
@@ -68,14 +80,21 @@ impl<'a> Auditor<'a> {
                 warnings: Vec::new(),
             },
             decode_stats: DecodeStats::default(),
+            max_flows: DEFAULT_MAX_FLOWS,
         }
+    }
+
+    /// Sets the most flows a capture keeps live at once (`--max-flows`, default
+    /// [`DEFAULT_MAX_FLOWS`]); past it, the least recently seen flows are finished early.
+    pub fn set_max_flows(&mut self, max_flows: usize) {
+        self.max_flows = max_flows.max(1);
     }
 
     /// Reads one capture to its end (or to the damage that ends it) and adds its flows and
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
     pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
-        let read = read_capture(path, filter, self.finisher.catalog)?;
+        let read = read_capture(path, filter, self.finisher.catalog, self.max_flows)?;
         let place = self.next_place();
         let settled = read.settle(&mut self.finisher, place);
         self.add(settled);
@@ -101,6 +120,7 @@ impl<'a> Auditor<'a> {
                 .collect();
         }
         let finisher = self.finisher.clone();
+        let max_flows = self.max_flows;
         let places = Places::new(paths.len(), self.next_place());
         let next = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<(), CaptureError>>> =
@@ -116,7 +136,7 @@ impl<'a> Auditor<'a> {
                     let Some(path) = paths.get(index) else {
                         break;
                     };
-                    let read = read_capture(path, filter, finisher.catalog);
+                    let read = read_capture(path, filter, finisher.catalog, max_flows);
                     places.publish(index, read.as_ref().ok().map(ReadCapture::flows));
                     let settled =
                         read.map(|read| read.settle(&mut finisher, places.wait_for(index)));
@@ -154,7 +174,12 @@ impl<'a> Auditor<'a> {
 
     /// A session for the next capture of the run.
     pub fn session(&self, link_type: LinkType) -> Session<'a> {
-        Session::new(self.finisher.catalog, link_type, self.next_place())
+        Session::new(
+            self.finisher.catalog,
+            link_type,
+            self.next_place(),
+            self.max_flows,
+        )
     }
 
     /// Where the next capture added goes in the report.
@@ -166,7 +191,8 @@ impl<'a> Auditor<'a> {
     }
 
     /// Adds a settled capture, placed by [`Auditor::next_place`], to the report. Returns the
-    /// report indices of the flows that were still live when it was settled.
+    /// report indices of the flows that were still live when it was settled, and of those the
+    /// full flow table evicted (neither was announced as ended before).
     pub fn add(&mut self, settled: SettledCapture) -> Vec<usize> {
         let report = &mut self.report;
         if let Some(warning) = &settled.capture.warning {
@@ -174,9 +200,15 @@ impl<'a> Auditor<'a> {
                 .warnings
                 .push(format!("{}: {warning}", settled.capture.path));
         }
+        for bound in &settled.bounds_hit {
+            report
+                .warnings
+                .push(format!("{}: {bound}", settled.capture.path));
+        }
         report.captures.push(settled.capture);
         report.summary.packets += settled.packets;
         report.summary.decoded += settled.decoded;
+        report.summary.evicted_flows += settled.evicted_flows;
         self.decode_stats.merge(&settled.decode_stats);
         let mut flows = settled.flows;
         if report.flows.is_empty() {
@@ -248,7 +280,9 @@ impl Finisher<'_> {
             n.label.clone()
         });
         let place = Place { geo, network };
-        self.places.insert(ip, place.clone());
+        if self.places.len() < MAX_CACHED_PLACES {
+            self.places.insert(ip, place.clone());
+        }
         place
     }
 
@@ -382,6 +416,11 @@ pub struct SettledCapture {
     /// Findings and allowed findings, in flow order.
     findings: Vec<FindingReport>,
     still_live: Vec<usize>,
+    /// Flows finished early because the flow table was full.
+    evicted_flows: usize,
+    /// Bounds the capture reached (flow table, reassembly budget, DNS names), one line each for
+    /// the warnings.
+    bounds_hit: Vec<String>,
 }
 
 /// Reads a capture file through the packet stages (decode, flow, classify).
@@ -389,9 +428,15 @@ fn read_capture<'c>(
     path: &Path,
     filter: Option<&str>,
     catalog: &'c AppCatalog,
+    max_flows: usize,
 ) -> Result<ReadCapture<'c>, CaptureError> {
     let mut source = FileSource::open(path, filter)?;
-    let mut session = Session::new(catalog, source.link_type(), ReportPlace::default());
+    let mut session = Session::new(
+        catalog,
+        source.link_type(),
+        ReportPlace::default(),
+        max_flows,
+    );
     let mut warning = None;
     loop {
         match source.read() {
@@ -445,6 +490,10 @@ pub struct Session<'c> {
     decode_stats: DecodeStats,
     /// Flows evicted before the end, by flow number.
     done: BTreeMap<usize, FinishedFlow>,
+    /// Flows the table evicted because it was full: finished by the classifier (handshake
+    /// readers and pending RTP freed) and kept, small, to be settled with the others at the end,
+    /// so that labels still pass between them and the flows that stayed.
+    retired: Vec<Flow<FlowClass>>,
     /// Live: findings already announced, by flow number and rule.
     emitted: HashSet<(usize, &'static str)>,
     /// Live: the local program that owns each flow's socket, by flow number.
@@ -452,16 +501,22 @@ pub struct Session<'c> {
 }
 
 impl<'c> Session<'c> {
-    fn new(catalog: &'c AppCatalog, link_type: LinkType, place: ReportPlace) -> Session<'c> {
+    fn new(
+        catalog: &'c AppCatalog,
+        link_type: LinkType,
+        place: ReportPlace,
+        max_flows: usize,
+    ) -> Session<'c> {
         Session {
             link_type,
             place,
-            table: FlowTable::default(),
+            table: FlowTable::with_max_flows(max_flows),
             classifier: Classifier::new(catalog),
             packets: 0,
             decoded: 0,
             decode_stats: DecodeStats::default(),
             done: BTreeMap::new(),
+            retired: Vec::new(),
             emitted: HashSet::new(),
             processes: HashMap::new(),
         }
@@ -489,10 +544,27 @@ impl<'c> Session<'c> {
                 });
         self.classifier
             .classify(&mut flow.state, direction, &decoded, at);
-        Some(PacketOutcome {
-            flow: self.place.first_flow + flow.number,
-            new_flow: self.table.created() > created,
-        })
+        let flow = self.place.first_flow + flow.number;
+        let new_flow = self.table.created() > created;
+        if new_flow {
+            // Only a new flow can have made the table evict.
+            self.retire_evicted();
+        }
+        Some(PacketOutcome { flow, new_flow })
+    }
+
+    /// Finishes the flows the table evicted to make room (classification settled, handshake
+    /// readers freed) and keeps them for [`Session::settle`].
+    fn retire_evicted(&mut self) {
+        let evicted = self.table.take_evicted();
+        if evicted.is_empty() {
+            return;
+        }
+        self.retired.reserve(evicted.len());
+        for mut flow in evicted {
+            self.classifier.finish(&mut flow.state, &flow.server);
+            self.retired.push(flow);
+        }
     }
 
     /// Live: the findings a flow proves now that were not announced before. Cheap unless the
@@ -549,12 +621,21 @@ impl<'c> Session<'c> {
         idle_secs: i64,
     ) -> Vec<FlowReport> {
         let mut evicted = Vec::new();
-        for mut flow in self.table.evict_idle(now, idle_secs) {
+        let idle = self.table.evict_idle(now, idle_secs);
+        if idle.is_empty() {
+            return evicted;
+        }
+        for mut flow in idle {
             self.classifier.finish(&mut flow.state, &flow.server);
             let finished = self.finish_flow(&mut auditor.finisher, &flow);
             evicted.push(finished.report.clone());
             self.done.insert(flow.number, finished);
+            // A finished flow gets no more packets: what was kept to announce it goes too.
+            self.processes.remove(&flow.number);
         }
+        let done = &self.done;
+        self.emitted
+            .retain(|(number, _)| !done.contains_key(number));
         evicted
     }
 
@@ -600,7 +681,44 @@ impl<'c> Session<'c> {
     ) -> SettledCapture {
         // Files read in parallel are placed only now; a live session keeps its place.
         self.place = place;
+        let evicted_flows = self.table.evicted();
+        let max_flows = self.table.max_flows();
         let mut flows = std::mem::take(&mut self.table).into_flows();
+        if !self.retired.is_empty() {
+            // Flows evicted when the table was full are settled with the others, in flow order
+            // (their classification was finished when they were evicted; finishing again only
+            // adds DNS names seen since). The live flows, at most `max_flows`, join the retired
+            // ones rather than the other way round, which would copy them all.
+            let live = flows;
+            flows = std::mem::take(&mut self.retired);
+            flows.extend(live);
+            flows.sort_unstable_by_key(|flow| flow.number);
+        }
+        let mut bounds_hit = Vec::new();
+        if evicted_flows > 0 {
+            bounds_hit.push(format!(
+                "{evicted_flows} flow(s) evicted to keep at most {max_flows} live \
+                 (--max-flows): each is reported as it stood when evicted, and a later packet of \
+                 the same 5-tuple starts a new flow"
+            ));
+        }
+        let given_up = self.classifier.reassembly_given_up();
+        if given_up > 0 {
+            bounds_hit.push(format!(
+                "{given_up} handshake(s) not read to the end: the capture's handshake \
+                 reassembly buffers reached their bound of {} MiB, so those flows may lack a \
+                 server name or certificate",
+                crate::classify::MAX_REASSEMBLY_BYTES >> 20
+            ));
+        }
+        let dropped_names = self.classifier.dns_addresses_dropped();
+        if dropped_names > 0 {
+            bounds_hit.push(format!(
+                "{dropped_names} DNS answer(s) naming a new address were not remembered: at most \
+                 {} addresses are kept per capture, so flows to the others may lack a hostname",
+                crate::classify::MAX_RESOLVED_ADDRESSES
+            ));
+        }
         for flow in &mut flows {
             self.classifier.finish(&mut flow.state, &flow.server);
             if let Some(asn) = finisher.place(flow.server.ip).geo.asn {
@@ -635,6 +753,8 @@ impl<'c> Session<'c> {
             flows: Vec::with_capacity(finished.len()),
             findings: Vec::new(),
             still_live,
+            evicted_flows,
+            bounds_hit,
         };
         for (_, finished) in finished {
             settled.findings.extend(finished.findings);
@@ -785,5 +905,111 @@ fn finding_report(capture: usize, finding: Finding, flow: &FlowReport) -> Findin
         packets: finding.class.map(|class| flow.packets.of(class)),
         notes: finding.notes,
         allowed: finding.allowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// Many distinct server addresses: the place cache stops at its bound, and an address past
+    /// it is still placed, only not cached.
+    #[test]
+    fn the_place_cache_stops_at_its_bound() {
+        let geo = GeoDb::embedded().unwrap();
+        let policy = Policy::builtin().unwrap();
+        let catalog = AppCatalog::embedded().unwrap();
+        let auditor = Auditor::new(&geo, &policy, &catalog);
+        let mut finisher = auditor.finisher.clone();
+        let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x3400_0000 + i));
+        for i in 0..(MAX_CACHED_PLACES as u32 + 500) {
+            finisher.place(address(i));
+        }
+        assert_eq!(finisher.places.len(), MAX_CACHED_PLACES);
+        let beyond = address(MAX_CACHED_PLACES as u32 + 100);
+        assert!(!finisher.places.contains_key(&beyond));
+        let fresh = auditor.finisher.clone().place(beyond);
+        assert_eq!(finisher.place(beyond).geo.country, fresh.geo.country);
+        assert_eq!(finisher.places.len(), MAX_CACHED_PLACES);
+    }
+
+    /// A raw IPv4 packet (LINKTYPE_IPV4) from `client_port` to 203.0.113.9:443; TCP carries
+    /// `payload` with the PSH/ACK flags.
+    fn ipv4_packet(tcp: bool, client_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut transport = Vec::new();
+        transport.extend_from_slice(&client_port.to_be_bytes());
+        transport.extend_from_slice(&443u16.to_be_bytes());
+        if tcp {
+            transport
+                .extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        } else {
+            transport.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            transport.extend_from_slice(&[0, 0]);
+        }
+        transport.extend_from_slice(payload);
+        let total = (20 + transport.len()) as u16;
+        let protocol = if tcp { 6 } else { 17 };
+        let mut packet = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, protocol, 0, 0];
+        packet[2..4].copy_from_slice(&total.to_be_bytes());
+        packet.extend_from_slice(&[192, 168, 1, 20, 203, 0, 113, 9]);
+        packet.extend_from_slice(&transport);
+        packet
+    }
+
+    /// A session whose table is full retires the least recently seen flows: their handshake
+    /// readers are freed at once, and the settled capture still reports every flow.
+    #[test]
+    fn a_full_session_retires_flows_and_still_reports_them() {
+        let geo = GeoDb::embedded().unwrap();
+        let policy = Policy::builtin().unwrap();
+        let catalog = AppCatalog::embedded().unwrap();
+        let mut auditor = Auditor::new(&geo, &policy, &catalog);
+        auditor.set_max_flows(2);
+        let mut session = auditor.session(LinkType::IPV4);
+        // A TLS record header of a ClientHello whose body has not arrived: its reader waits.
+        let hello_start = [
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        let packets: Vec<Vec<u8>> = (0..10u16)
+            .map(|i| ipv4_packet(i % 2 == 0, 50_000 + i, &hello_start))
+            .collect();
+        for (n, data) in packets.iter().enumerate() {
+            let outcome = session.packet(&CapturedPacket {
+                number: n as u64 + 1,
+                time: Timestamp {
+                    secs: 1_700_000_000,
+                    micros: n as u32,
+                },
+                data,
+                original_len: data.len() as u32,
+            });
+            assert!(outcome.is_some_and(|o| o.new_flow));
+            assert!(session.table.len() <= 2);
+        }
+        assert_eq!(session.table.evicted(), 8);
+        assert_eq!(session.retired.len(), 8);
+        assert!(session
+            .retired
+            .iter()
+            .all(|flow| !flow.state.has_handshake_readers()));
+        assert!(session
+            .table
+            .get_by_number(8)
+            .is_some_and(|flow| flow.state.has_handshake_readers()));
+        let place = session.place();
+        let settled = session.settle(auditor.finisher(), place, "test".into(), 10, None, None);
+        assert_eq!(settled.flows.len(), 10);
+        assert_eq!(settled.evicted_flows, 8);
+        assert!(
+            settled.bounds_hit[0].contains("8 flow(s) evicted"),
+            "{:?}",
+            settled.bounds_hit
+        );
+        let ports: Vec<u16> = settled.flows.iter().map(|f| f.client.port).collect();
+        assert_eq!(ports, (50_000..50_010).collect::<Vec<_>>(), "in flow order");
+        auditor.add(settled);
+        assert_eq!(auditor.finish().summary.evicted_flows, 8);
     }
 }

@@ -95,6 +95,11 @@ pub struct LiveArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Evidence to publish: events and the final report without the capturing side, as
+    /// `audit --redact` (the interface's name goes too; the --save file keeps every packet).
+    #[arg(long)]
+    pub redact: bool,
+
     /// Seconds without a packet after which a flow is finished and kept only as its report.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub idle_timeout: u32,
@@ -222,6 +227,22 @@ pub struct AuditArgs {
     /// reported apart and do not count toward the exit code.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// Flows kept live at once per capture. Past it, the least recently seen flows are finished
+    /// early (still reported, counted in the summary); a later packet of one starts a new flow.
+    /// Bounds memory on huge or hostile captures (docs/robustness.md).
+    #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_MAX_FLOWS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+
+    /// Evidence to publish: every format without the capturing side's addresses, local host
+    /// names, MAC addresses and directories; servers and findings unchanged.
+    ///
+    /// Client addresses and those of local networks (private, loopback, link-local, CGNAT,
+    /// unique-local) become documentation-range placeholders, the same for the same address
+    /// (docs/json-report.md, "Redacted reports"). Not for `baseline write`.
+    #[arg(long)]
+    pub redact: bool,
 
     #[command(flatten)]
     pub data: DataArgs,

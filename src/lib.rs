@@ -71,6 +71,13 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn run_baseline_write(file: &Path, args: &AuditArgs) -> ExitCode {
+    if args.redact {
+        // The baseline must match the real servers of later audits; it holds no client data.
+        return fail(
+            "--redact is for reports (audit, live): a baseline holds only rule ids, apps and \
+             server addresses, which later audits must match as they are",
+        );
+    }
     let report = match audit_report(args) {
         Ok((report, had_error)) if !had_error => report,
         Ok(_) => return ExitCode::from(EXIT_ERROR),
@@ -318,6 +325,7 @@ fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
 
     let jobs = jobs(args);
     let mut auditor = Auditor::new(&geo, &policy, &catalog);
+    auditor.set_max_flows(usize::try_from(args.max_flows).unwrap_or(usize::MAX));
     let mut audited = 0usize;
     for result in auditor.audit_files(&captures, args.filter.as_deref(), jobs) {
         match result {
@@ -331,6 +339,10 @@ fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
     let mut report = auditor.finish();
     if let Some(baseline) = &baseline {
         baseline.apply(&mut report);
+    }
+    // Once, on the report, before any format is written: every format is redacted alike.
+    if args.redact {
+        report::redact::redact(&mut report);
     }
     for warning in &report.warnings {
         eprintln!("callaudit: warning: {warning}");

@@ -29,7 +29,8 @@ use crate::capture::{drop_privileges, LiveOptions, LiveRead, LiveSource};
 use crate::classify::{FlowClass, Role};
 use crate::cli::{LiveArgs, LiveFormatArg};
 use crate::decode::Transport;
-use crate::flow::Flow;
+use crate::flow::{Endpoint, Flow};
+use crate::report::redact::Redactor;
 use crate::report::{FindingReport, FlowReport, Format, Report};
 use crate::{fail, load_data, write_report, Data, EXIT_ERROR};
 
@@ -83,15 +84,28 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     } else {
         LiveFormatArg::Jsonl
     });
-    let mut out = Output::new(format);
-    out.event(&json!({
-        "event": "started",
-        "interface": source.interface(),
-        "link_type": source.link_type().0,
-        "filter": args.filter,
-        "save": args.save,
-        "time": now(),
-    }));
+    let mut out = Output::new(format, args.redact);
+    let started_event = match &mut out.redactor {
+        // The filter may name the capturing machine's addresses; the save file's directory
+        // and the interface's name are the machine's.
+        Some(redactor) => json!({
+            "event": "started",
+            "interface": redactor.interface(source.interface()),
+            "link_type": source.link_type().0,
+            "filter": args.filter.as_deref().map(|filter| redactor.text(filter)),
+            "save": args.save.as_ref().map(|save| redactor.path(&save.display().to_string())),
+            "time": now(),
+        }),
+        None => json!({
+            "event": "started",
+            "interface": source.interface(),
+            "link_type": source.link_type().0,
+            "filter": args.filter,
+            "save": args.save,
+            "time": now(),
+        }),
+    };
+    out.event(&started_event);
 
     let mut auditor = Auditor::new(&geo, &policy, &catalog);
     let mut session = auditor.session(source.link_type());
@@ -138,7 +152,16 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             if outcome.new_flow {
                 if let Some(flow) = session.flow(outcome.flow) {
                     let process = owner(&mut processes, flow);
-                    out.event(&flow_started(outcome.flow, flow, process.as_ref()));
+                    let (client, server) = match &mut out.redactor {
+                        Some(redactor) => redactor.endpoints(flow.client, flow.server),
+                        None => (flow.client, flow.server),
+                    };
+                    out.event(&flow_started(
+                        outcome.flow,
+                        flow,
+                        (client, server),
+                        process.as_ref(),
+                    ));
                     if let Some(process) = process {
                         session.set_process(outcome.flow, process);
                     }
@@ -195,7 +218,11 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             out.flow_ended(report, "capture stopped");
         }
     }
-    let report = auditor.finish();
+    let mut report = auditor.finish();
+    // With the placeholders the events used.
+    if let Some(redactor) = &mut out.redactor {
+        redactor.report(&mut report);
+    }
     if let Some(error) = &error {
         eprintln!("callaudit: warning: {error}");
     }
@@ -261,17 +288,20 @@ fn owner(
         .or_else(|| processes.lookup(protocol, flow.server.ip, flow.server.port))
 }
 
+/// The `flow_started` event; `endpoints` are the flow's client and server as shown (redacted
+/// with `--redact`).
 fn flow_started(
     index: usize,
     flow: &Flow<FlowClass>,
+    (client, server): (Endpoint, Endpoint),
     process: Option<&crate::capture::Process>,
 ) -> serde_json::Value {
     json!({
         "event": "flow_started",
         "flow": index,
         "transport": flow.transport,
-        "client": flow.client,
-        "server": flow.server,
+        "client": client,
+        "server": server,
         "packet": flow.first_packet,
         "time": flow.first_seen,
         "process": process,
@@ -333,14 +363,18 @@ struct Output {
     /// A status line is shown (stderr is a terminal and the format is for people).
     status_shown: bool,
     status_enabled: bool,
+    /// `--redact`: one redactor for every event and the final report, so that placeholders
+    /// agree.
+    redactor: Option<Redactor>,
 }
 
 impl Output {
-    fn new(format: LiveFormatArg) -> Output {
+    fn new(format: LiveFormatArg, redact: bool) -> Output {
         Output {
             format,
             status_shown: false,
             status_enabled: format != LiveFormatArg::Jsonl && io::stderr().is_terminal(),
+            redactor: redact.then(Redactor::new),
         }
     }
 
@@ -356,6 +390,16 @@ impl Output {
     }
 
     fn finding(&mut self, finding: &FindingReport) {
+        let redacted;
+        let finding = match &mut self.redactor {
+            Some(redactor) => {
+                let mut copy = finding.clone();
+                redactor.finding(&mut copy);
+                redacted = copy;
+                &redacted
+            }
+            None => finding,
+        };
         match self.format {
             LiveFormatArg::Jsonl => {
                 let mut value = serde_json::to_value(finding).unwrap_or_default();
@@ -380,6 +424,16 @@ impl Output {
 
     fn flow_ended(&mut self, report: &FlowReport, reason: &str) {
         if self.format == LiveFormatArg::Jsonl {
+            let redacted;
+            let report = match &mut self.redactor {
+                Some(redactor) => {
+                    let mut copy = report.clone();
+                    redactor.flow(&mut copy);
+                    redacted = copy;
+                    &redacted
+                }
+                None => report,
+            };
             let mut value = serde_json::to_value(report).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
                 object.insert("event".into(), "flow_ended".into());

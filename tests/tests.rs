@@ -1,11 +1,17 @@
 //! Integration tests: the built binary on the project's fixtures (see fixtures/README.md) and,
 //! when present, on the reference captures in ../shared/corpus.
 
+// Test code: a failed unwrap is a failed test (the lints guard the library, Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bounds;
 mod ci;
 mod classification;
 mod formats;
 mod jurisdiction;
 mod live;
+mod redact;
+mod torture;
 mod util;
 
 use serde_json::Value;

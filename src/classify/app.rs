@@ -1643,6 +1643,272 @@ mod tests {
             .map(|&(_, _, app)| AppId(app))
     }
 
+    /// One generated catalog entry; values are made unique per app by the builder.
+    #[derive(Debug, Clone)]
+    struct AppSpec {
+        id: String,
+        name: Option<String>,
+        framings: Vec<String>,
+        domains: Vec<String>,
+        /// /24s numbered per app and entry.
+        prefixes: usize,
+        asns: usize,
+        ports: Vec<(bool, u16, u16)>,
+        stun_attributes: usize,
+        realms: Vec<String>,
+        cert_names: Vec<String>,
+        confidence: Option<usize>,
+    }
+
+    /// A generated catalog file: the one app-catalog generator of these tests.
+    fn catalog_text(apps: &[AppSpec]) -> String {
+        let provenance = |confidence: Option<usize>| {
+            let mut t = String::from("source = \"generated\"\ndate = \"2024-02-29\"\n");
+            if let Some(c) = confidence {
+                t.push_str(&format!(
+                    "confidence = {:?}\n",
+                    ["low", "medium", "high"][c]
+                ));
+            }
+            t
+        };
+        let quoted = |values: &[String]| {
+            values
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut t = String::new();
+        for (a, app) in apps.iter().enumerate() {
+            t.push_str(&format!("[[app]]\nid = {:?}\n", app.id));
+            if let Some(name) = &app.name {
+                t.push_str(&format!("name = {name:?}\n"));
+            }
+            if !app.framings.is_empty() {
+                t.push_str(&format!("framings = [{}]\n", quoted(&app.framings)));
+            }
+            let lists: [(&str, Vec<String>); 6] = [
+                (
+                    "domains",
+                    app.domains.iter().map(|d| format!("{a}{d}")).collect(),
+                ),
+                (
+                    "ip_ranges",
+                    (0..app.prefixes)
+                        .map(|i| format!("10.{a}.{i}.0/24"))
+                        .collect(),
+                ),
+                (
+                    "stun_realms",
+                    app.realms.iter().map(|r| format!("{a}{r}")).collect(),
+                ),
+                (
+                    "cert_names",
+                    app.cert_names.iter().map(|c| format!("*.{a}{c}")).collect(),
+                ),
+                ("asns", Vec::new()),
+                ("stun_attributes", Vec::new()),
+            ];
+            for (key, values) in lists.iter().filter(|(_, v)| !v.is_empty()) {
+                t.push_str(&format!(
+                    "[app.{key}]\nvalues = [{}]\n{}",
+                    quoted(values),
+                    provenance(app.confidence)
+                ));
+            }
+            if app.asns > 0 {
+                let asns: Vec<String> = (0..app.asns)
+                    .map(|i| (64_512 + a * 16 + i).to_string())
+                    .collect();
+                t.push_str(&format!(
+                    "[app.asns]\nvalues = [{}]\n{}",
+                    asns.join(", "),
+                    provenance(None)
+                ));
+            }
+            if app.stun_attributes > 0 {
+                let attributes: Vec<String> = (0..app.stun_attributes)
+                    .map(|i| (0xc000 + a * 16 + i).to_string())
+                    .collect();
+                t.push_str(&format!(
+                    "[app.stun_attributes]\nvalues = [{}]\n{}",
+                    attributes.join(", "),
+                    provenance(None)
+                ));
+            }
+            if !app.ports.is_empty() {
+                let (udp, tcp): (Vec<_>, Vec<_>) = app.ports.iter().partition(|p| p.0);
+                let spec = |ports: Vec<&(bool, u16, u16)>| {
+                    ports
+                        .iter()
+                        .map(|&&(_, first, last)| {
+                            if first == last {
+                                first.to_string()
+                            } else {
+                                format!("\"{first}-{last}\"")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                t.push_str(&format!(
+                    "[app.ports]\nudp = [{}]\ntcp = [{}]\n{}",
+                    spec(udp),
+                    spec(tcp),
+                    provenance(None)
+                ));
+            }
+            t.push('\n');
+        }
+        t
+    }
+
+    fn any_apps() -> impl Strategy<Value = Vec<AppSpec>> {
+        let app = (
+            "[a-z][a-z0-9_-]{0,12}",
+            proptest::option::of("[A-Za-z][A-Za-z0-9 .]{0,20}"),
+            proptest::collection::btree_set("[a-z][a-z0-9]{0,6}", 0..2),
+            proptest::collection::btree_set("[a-z0-9-]{1,10}\\.[a-z]{2,6}", 0..3),
+            0usize..3,
+            0usize..3,
+            proptest::collection::btree_set((any::<bool>(), 1u16..=65_535, 0u16..100), 0..3),
+            0usize..3,
+            proptest::collection::btree_set("[a-z]{1,10}", 0..2),
+            proptest::collection::btree_set("[a-z0-9]{1,8}\\.[a-z]{2,4}", 0..2),
+            proptest::option::of(0usize..3),
+        )
+            .prop_map(
+                |(
+                    id,
+                    name,
+                    framings,
+                    domains,
+                    prefixes,
+                    asns,
+                    ports,
+                    stun_attributes,
+                    realms,
+                    cert_names,
+                    confidence,
+                )| AppSpec {
+                    id,
+                    name,
+                    framings: framings.into_iter().collect(),
+                    domains: domains.into_iter().collect(),
+                    prefixes,
+                    asns,
+                    ports: ports
+                        .into_iter()
+                        .map(|(udp, first, span)| (udp, first, first.saturating_add(span)))
+                        .collect(),
+                    stun_attributes,
+                    realms: realms.into_iter().collect(),
+                    cert_names: cert_names.into_iter().collect(),
+                    confidence,
+                },
+            );
+        proptest::collection::vec(app, 0..4).prop_map(|mut apps| {
+            // Ids and framings are unique across the catalog.
+            let mut seen = HashSet::new();
+            apps.retain(|app| seen.insert(app.id.clone()));
+            for (i, app) in apps.iter_mut().enumerate() {
+                for framing in &mut app.framings {
+                    framing.push_str(&format!("-{i}"));
+                }
+                app.ports.dedup();
+            }
+            apps
+        })
+    }
+
+    proptest! {
+        /// Any text, and any text after a catalog entry's start: a catalog or an error.
+        #[test]
+        fn arbitrary_catalog_text_never_panics(
+            head in prop::sample::select(vec!["", "[[app]]\nid = \"x\"\n", "[[app]]\nid = \"x\"\n[app.ports]\nudp = ["]),
+            text in "\\PC{0,120}",
+        ) {
+            let _ = AppCatalog::parse(&format!("{head}{text}"));
+        }
+
+    }
+
+    proptest! {
+        // A catalog parse per cut: fewer cases keep this test near a second.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A catalog built from arbitrary ids, names, framings and evidence lists reads back
+        /// as built, and its lookups find each app by its own evidence. Every prefix of the
+        /// text is an error or a catalog of no more apps, each a prefix-wise part of the whole.
+        #[test]
+        fn generated_catalog_round_trips_and_truncates(apps in any_apps()) {
+            let text = catalog_text(&apps);
+            let catalog = AppCatalog::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            prop_assert_eq!(catalog.apps().len(), apps.len());
+            for (a, spec) in apps.iter().enumerate() {
+                let id = catalog.find(&spec.id).unwrap();
+                let app = catalog.get(id).unwrap();
+                prop_assert_eq!(&app.name, spec.name.as_ref().unwrap_or(&spec.id));
+                prop_assert_eq!(&app.framings, &spec.framings);
+                for framing in &spec.framings {
+                    prop_assert_eq!(catalog.match_framing(framing), Some(id));
+                }
+                for domain in &spec.domains {
+                    prop_assert_eq!(catalog.match_hostname(&format!("x.{a}{domain}")), Some(id));
+                }
+                for i in 0..spec.prefixes {
+                    let address = IpAddr::from([10, a as u8, i as u8, 77]);
+                    prop_assert_eq!(catalog.match_ip(address).map(|m| m.0), Some(id));
+                }
+                for i in 0..spec.asns {
+                    prop_assert_eq!(catalog.match_asn((64_512 + a * 16 + i) as u32), Some(id));
+                }
+                for i in 0..spec.stun_attributes {
+                    prop_assert_eq!(catalog.match_stun_attribute((0xc000 + a * 16 + i) as u16), Some(id));
+                }
+                for cert in &spec.cert_names {
+                    prop_assert_eq!(catalog.match_certificate_name(&format!("host.{a}{cert}")), Some(id));
+                }
+                let ports: Vec<PortRule> = spec
+                    .ports
+                    .iter()
+                    .filter(|p| p.0)
+                    .chain(spec.ports.iter().filter(|p| !p.0))
+                    .map(|&(udp, first, last)| PortRule {
+                        transport: if udp { Transport::Udp } else { Transport::Tcp },
+                        first,
+                        last,
+                    })
+                    .collect();
+                prop_assert_eq!(app.ports.as_ref().map(|l| l.values.clone()).unwrap_or_default(), ports);
+                if let Some(list) = &app.domains {
+                    prop_assert_eq!(&list.source, "generated");
+                    prop_assert_eq!(&list.date, "2024-02-29");
+                    let confidence = spec.confidence.map(|c| [Confidence::Low, Confidence::Medium, Confidence::High][c]);
+                    prop_assert_eq!(list.confidence, confidence);
+                }
+            }
+            // Cuts around each table header and a sample of the others: a TOML parse per cut
+            // is too slow for all of them.
+            let cuts = (0..text.len()).filter(|&cut| {
+                cut % 41 == 0 || text.get(cut.saturating_sub(1)..).is_some_and(|rest| rest.starts_with("\n["))
+            });
+            for cut in cuts {
+                if let Ok(partial) = AppCatalog::parse(&text[..cut]) {
+                    prop_assert!(partial.apps().len() <= catalog.apps().len());
+                    for app in partial.apps() {
+                        // An id cut short is a different id; a whole one is the app's.
+                        if let Some(whole) = catalog.find(&app.id).and_then(|id| catalog.get(id)) {
+                            prop_assert!(app.framings.iter().all(|f| whole.framings.contains(f)));
+                        }
+                    }
+                }
+            }
+        }
+
+    }
+
     proptest! {
         #[test]
         fn lookups_never_panic(text in ".{0,80}", bits in any::<u128>(), v4 in any::<u32>(), n in any::<u16>()) {

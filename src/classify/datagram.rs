@@ -347,7 +347,13 @@ impl Classifier<'_> {
         if reader.is_done() {
             return;
         }
+        let before = reader.buffered_bytes();
         reader.on_datagram(payload);
+        let after = reader.buffered_bytes();
+        if !self.budget.charge(before, after) {
+            reader.give_up();
+            self.budget.released(after);
+        }
         let sni = reader.client_hello().and_then(|hello| hello.sni.clone());
         let alpn = reader.client_hello().map(|hello| hello.alpn.clone());
         let profile = reader.server_hello().and_then(|hello| hello.srtp_profile);
@@ -417,7 +423,14 @@ impl Classifier<'_> {
         {
             let assembler = flow.quic.get_or_insert_with(Default::default);
             if !assembler.is_done() {
-                if let Some(hello) = assembler.on_client_datagram(payload) {
+                let before = assembler.buffered_bytes();
+                let hello = assembler.on_client_datagram(payload);
+                let after = assembler.buffered_bytes();
+                if !self.budget.charge(before, after) {
+                    assembler.give_up();
+                    self.budget.released(after);
+                }
+                if let Some(hello) = hello {
                     self.handshake_read(flow, hello.sni, Some(hello.alpn), None, at);
                 }
             }
@@ -542,5 +555,11 @@ impl PendingRtp {
 
     pub(super) fn drain(&mut self) -> impl Iterator<Item = PendingStream> + '_ {
         self.slots.iter_mut().filter_map(Option::take)
+    }
+
+    /// Streams held: at most the three slots, however many SSRCs the flow shows.
+    #[cfg(test)]
+    pub(super) fn streams(&self) -> usize {
+        self.slots.iter().flatten().count()
     }
 }

@@ -70,10 +70,72 @@ mod tests {
         assert!(!is_discord_framing(&[0x13, 0x37, 0xCA, 0xFE, 0, 0, 0]));
     }
 
+    /// An IP discovery packet: request (type 1, no address) or response (type 2).
+    fn ip_discovery(kind: u8, ssrc: u32, address: &str, port: u16) -> Vec<u8> {
+        let mut packet = vec![0x00, kind, 0x00, 0x46];
+        packet.extend_from_slice(&ssrc.to_be_bytes());
+        packet.extend_from_slice(address.as_bytes());
+        packet.resize(ADDRESS_OFFSET + ADDRESS_LEN, 0);
+        packet.extend_from_slice(&port.to_be_bytes());
+        packet
+    }
+
+    #[test]
+    fn builder_matches_the_captured_packets() {
+        assert_eq!(ip_discovery(1, 0x24b18, "", 0xf1e2), hex(REQUEST));
+        assert_eq!(
+            ip_discovery(2, 0x24b18, "84.59.132.100", 0xfd45),
+            hex(RESPONSE)
+        );
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
             let _ = is_discord_framing(&bytes);
+        }
+
+        /// Past the fixed `00 0k 00 46` header and at the exact length, anything goes.
+        #[test]
+        fn arbitrary_bytes_behind_the_header_never_panic(
+            kind in 0u8..4,
+            tail in proptest::collection::vec(any::<u8>(), 70),
+        ) {
+            let mut packet = vec![0x00, kind, 0x00, 0x46];
+            packet.extend_from_slice(&tail);
+            let _ = is_discord_framing(&packet);
+        }
+
+        /// Requests, responses with any printable address (IPv4, IPv6 or other text up to the
+        /// full 64 bytes) and keep-alives are recognised; no prefix of one is, nor anything
+        /// with a byte appended.
+        #[test]
+        fn generated_packets_round_trip_and_truncations_are_rejected(
+            response in any::<bool>(),
+            ssrc in any::<u32>(),
+            address in prop_oneof![
+                any::<std::net::IpAddr>().prop_map(|ip| ip.to_string()),
+                "[!-~]{1,64}",
+            ],
+            port in any::<u16>(),
+            keepalive in any::<[u8; 4]>(),
+        ) {
+            let packet = if response {
+                ip_discovery(2, ssrc, &address, port)
+            } else {
+                ip_discovery(1, ssrc, "", port)
+            };
+            let mut alive = KEEPALIVE_MAGIC.to_vec();
+            alive.extend_from_slice(&keepalive);
+            for whole in [packet, alive] {
+                prop_assert!(is_discord_framing(&whole));
+                for cut in 0..whole.len() {
+                    prop_assert!(!is_discord_framing(&whole[..cut]));
+                }
+                let mut longer = whole.clone();
+                longer.push(0);
+                prop_assert!(!is_discord_framing(&longer));
+            }
         }
     }
 }

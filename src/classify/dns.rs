@@ -411,19 +411,61 @@ mod tests {
     /// Builds a response: question `qname`, then `records` as (owner, type, rdata) with
     /// uncompressed names.
     fn build(qname: &str, records: &[(&str, u16, Vec<u8>)], flags: u16) -> Vec<u8> {
+        build_with(qname, records, flags, false)
+    }
+
+    /// [`build`], optionally with RFC 1035 §4.1.4 compression: every name (owners, and the
+    /// target of a CNAME, given in `records` as the text name) that ends in a suffix written
+    /// before points to it.
+    fn build_with(
+        qname: &str,
+        records: &[(&str, u16, Vec<u8>)],
+        flags: u16,
+        compress: bool,
+    ) -> Vec<u8> {
         let mut m = vec![0x12, 0x34];
         m.extend_from_slice(&flags.to_be_bytes());
         m.extend_from_slice(&1u16.to_be_bytes());
         m.extend_from_slice(&(records.len() as u16).to_be_bytes());
         m.extend_from_slice(&[0, 0, 0, 0]);
-        m.extend_from_slice(&wire_name(qname));
+        let mut suffixes: Vec<(String, usize)> = Vec::new();
+        let mut put_name = |m: &mut Vec<u8>, name: &str| {
+            if !compress {
+                m.extend_from_slice(&wire_name(name));
+                return;
+            }
+            let labels: Vec<&str> = name.split('.').filter(|l| !l.is_empty()).collect();
+            for i in 0..labels.len() {
+                let suffix = labels[i..].join(".").to_ascii_lowercase();
+                if let Some(&(_, at)) = suffixes.iter().find(|(s, _)| *s == suffix) {
+                    m.extend_from_slice(&(0xc000 | at as u16).to_be_bytes());
+                    return;
+                }
+                if m.len() < 0x3fff {
+                    suffixes.push((suffix, m.len()));
+                }
+                m.push(labels[i].len() as u8);
+                m.extend_from_slice(labels[i].as_bytes());
+            }
+            m.push(0);
+        };
+        put_name(&mut m, qname);
         m.extend_from_slice(&[0, 1, 0, 1]);
         for (owner, rtype, rdata) in records {
-            m.extend_from_slice(&wire_name(owner));
+            put_name(&mut m, owner);
             m.extend_from_slice(&rtype.to_be_bytes());
             m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-            m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-            m.extend_from_slice(rdata);
+            let length_at = m.len();
+            m.extend_from_slice(&[0, 0]);
+            if *rtype == TYPE_CNAME && compress {
+                let mut target = NameBuf::default();
+                read_name(rdata, 0, &mut target).unwrap();
+                put_name(&mut m, target.as_str());
+            } else {
+                m.extend_from_slice(rdata);
+            }
+            let rdlength = (m.len() - length_at - 2) as u16;
+            m[length_at..length_at + 2].copy_from_slice(&rdlength.to_be_bytes());
         }
         m
     }
@@ -535,28 +577,67 @@ mod tests {
             let _ = parse_response(&m, |_, _| {});
         }
 
+        /// Names made only of labels and compression pointers aimed anywhere (backwards,
+        /// forwards, at themselves, into each other): reading terminates, within the hop bound,
+        /// with a name of at most 253 characters or nothing.
+        #[test]
+        fn compression_pointer_mazes_terminate(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z]{1,63}".prop_map(|l| { let mut v = vec![l.len() as u8]; v.extend(l.bytes()); v }),
+                    (0u16..0x60).prop_map(|target| (0xc000 | target).to_be_bytes().to_vec()),
+                    Just(vec![0u8]),
+                ],
+                0..40,
+            ),
+        ) {
+            let maze: Vec<u8> = pieces.concat();
+            let mut name = NameBuf::default();
+            for offset in 0..maze.len() {
+                if let Some(after) = read_name(&maze, offset, &mut name) {
+                    prop_assert!(after > offset && after <= maze.len());
+                    prop_assert!(name.as_str().len() <= 253);
+                }
+            }
+            let mut m = build("zoom.us", &[], 0x8180);
+            m[7] = 4;
+            m.extend_from_slice(&maze);
+            let _ = parse_response(&m, |_, _| {});
+        }
+
+        /// A response built from arbitrary names, a CNAME chain and addresses, with or
+        /// without compression, names in any case, and a record outside the chain, reports
+        /// exactly the chain's addresses under the question name; every prefix of it reports
+        /// some of them, in order, and nothing else.
         #[test]
         fn generated_chains_round_trip(
             qname in hostname(),
             aliases in proptest::collection::vec(hostname(), 0..4),
             v4 in proptest::collection::vec(any::<[u8; 4]>(), 0..4),
             v6 in proptest::collection::vec(any::<[u8; 16]>(), 0..3),
+            compress in any::<bool>(),
+            shout in any::<bool>(),
         ) {
+            let on_wire = |name: &str| if shout { name.to_ascii_uppercase() } else { name.to_owned() };
             let mut records = Vec::new();
             let mut owner = qname.clone();
             for alias in &aliases {
-                records.push((owner.clone(), TYPE_CNAME, wire_name(alias)));
+                records.push((on_wire(&owner), TYPE_CNAME, wire_name(&on_wire(alias))));
                 owner = alias.clone();
             }
+            records.push(("foreign_.example".to_owned(), TYPE_A, vec![6, 6, 6, 6]));
             for a in &v4 {
-                records.push((owner.clone(), TYPE_A, a.to_vec()));
+                records.push((on_wire(&owner), TYPE_A, a.to_vec()));
             }
             for a in &v6 {
-                records.push((owner.clone(), TYPE_AAAA, a.to_vec()));
+                records.push((on_wire(&owner), TYPE_AAAA, a.to_vec()));
             }
             let borrowed: Vec<(&str, u16, Vec<u8>)> =
                 records.iter().map(|(o, t, r)| (o.as_str(), *t, r.clone())).collect();
-            let m = build(&qname, &borrowed, 0x8180);
+            let m = build_with(&on_wire(&qname), &borrowed, 0x8180, compress);
+            let mut name = NameBuf::default();
+            prop_assert_eq!(read_name(&m, HEADER_LEN, &mut name), Some(HEADER_LEN + qname.len() + 2));
+            prop_assert_eq!(name.as_str(), qname.as_str());
             let mut expected: Vec<(IpAddr, String)> = Vec::new();
             // Aliases may repeat a name (making a loop); every address is still reached.
             for a in &v4 {
@@ -566,11 +647,18 @@ mod tests {
                 expected.push((IpAddr::from(*a), qname.clone()));
             }
             let (summary, seen) = answers(&m);
-            prop_assert!(summary.is_some());
-            prop_assert_eq!(seen, expected);
+            let summary = summary.unwrap();
+            prop_assert_eq!(summary.answers as usize, records.len());
+            prop_assert_eq!(usize::from(summary.addresses_reported), expected.len());
+            prop_assert_eq!(&seen, &expected);
             for cut in 0..m.len() {
-                let (_, partial) = answers(&m[..cut]);
-                prop_assert!(partial.len() <= v4.len() + v6.len());
+                let (partial_summary, partial) = answers(&m[..cut]);
+                prop_assert_eq!(partial_summary.is_some(), cut >= HEADER_LEN);
+                // A subsequence of the full answer: a cut record is never read.
+                let mut rest = expected.iter();
+                for answer in &partial {
+                    prop_assert!(rest.any(|e| e == answer), "cut {} reported {:?}", cut, answer);
+                }
             }
         }
     }

@@ -438,6 +438,7 @@ impl Reassembly {
         if offset < end {
             let wanted = body.get(..end - offset).unwrap_or(&[]);
             if self.data.len() < end {
+                super::reserve_within(&mut self.data, end, self.target);
                 self.data.resize(end, 0);
             }
             if let Some(slot) = self.data.get_mut(offset..end) {
@@ -600,6 +601,22 @@ impl DtlsHandshake {
     /// datagrams are ignored, so the caller may stop feeding them.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Bytes allocated for reassembling fragmented messages right now: at most one buffer per
+    /// ClientHello, ServerHello and Certificate, of at most [`MAX_HELLO_LEN`], [`MAX_HELLO_LEN`]
+    /// and [`MAX_CERTIFICATE_LEN`] plus 6 bytes of data. Capacities, so what the allocator holds.
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending
+            .iter()
+            .map(|pending| pending.data.capacity())
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Stops reading (as [`MAX_HANDSHAKE_DATAGRAMS`] would) and frees the buffers, for a capture
+    /// over its reassembly budget; what was read stays.
+    pub fn give_up(&mut self) {
+        self.finish();
     }
 
     fn finish(&mut self) {
@@ -1258,6 +1275,166 @@ mod tests {
             handshake.on_datagram(&datagram[..cut]);
             if let Some(names) = handshake.certificate() {
                 prop_assert!(names.subject_cn.is_some());
+            }
+        }
+    }
+
+    /// A DTLS ServerHello body: `version` in the legacy field, or DTLS 1.2 there and
+    /// `version` in supported_versions; use_srtp with `profile` when given.
+    fn server_hello_body(
+        version: u16,
+        in_extension: bool,
+        cipher: u16,
+        session: &[u8],
+        profile: Option<u16>,
+    ) -> Vec<u8> {
+        let mut body = if in_extension {
+            VERSION_DTLS_1_2
+        } else {
+            version
+        }
+        .to_be_bytes()
+        .to_vec();
+        body.extend_from_slice(&[0x24; 32]);
+        body.push(session.len() as u8);
+        body.extend_from_slice(session);
+        body.extend_from_slice(&cipher.to_be_bytes());
+        body.push(0);
+        let mut exts = Vec::new();
+        let mut extension = |ext_type: u16, data: &[u8]| {
+            exts.extend_from_slice(&ext_type.to_be_bytes());
+            exts.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            exts.extend_from_slice(data);
+        };
+        if let Some(profile) = profile {
+            let mut data = hex("0002");
+            data.extend_from_slice(&profile.to_be_bytes());
+            data.push(0); // no MKI
+            extension(EXT_USE_SRTP, &data);
+        }
+        if in_extension {
+            extension(43, &version.to_be_bytes());
+        }
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        body
+    }
+
+    proptest! {
+        /// A ServerHello with any version (legacy field or supported_versions), cipher,
+        /// session ID and SRTP profile reads back, alone and through the handshake reader
+        /// fragmented at any size; a DTLS 1.3 one ends the cleartext handshake. A prefix of
+        /// the body reads as no hello or as a hello with the fields it holds, and fragments
+        /// that do not cover the message give no hello.
+        #[test]
+        fn generated_server_hello_round_trips(
+            version in prop_oneof![Just(VERSION_DTLS_1_0), Just(VERSION_DTLS_1_2), Just(VERSION_DTLS_1_3)],
+            in_extension in any::<bool>(),
+            cipher in any::<u16>(),
+            session in proptest::collection::vec(any::<u8>(), 0..=32),
+            profile in proptest::option::of(any::<u16>()),
+            fragment_len in 1usize..120,
+        ) {
+            let body = server_hello_body(version, in_extension, cipher, &session, profile);
+            let want = DtlsServerHello { version, cipher_suite: cipher, srtp_profile: profile };
+            prop_assert_eq!(parse_server_hello(&body), Some(want));
+            let legacy = if in_extension { VERSION_DTLS_1_2 } else { version };
+            for cut in 0..body.len() {
+                if let Some(partial) = parse_server_hello(&body[..cut]) {
+                    prop_assert_eq!(partial.cipher_suite, cipher);
+                    prop_assert!(partial.version == version || partial.version == legacy);
+                    prop_assert!(partial.srtp_profile.is_none() || partial.srtp_profile == profile);
+                }
+            }
+            let records: Vec<Vec<u8>> = (0..body.len())
+                .step_by(fragment_len)
+                .map(|offset| {
+                    let len = fragment_len.min(body.len() - offset);
+                    record(&handshake_fragment(SERVER_HELLO, 0, &body, offset, len))
+                })
+                .collect();
+            // Stay below the reader's datagram bound: tiny fragments share datagrams.
+            let fragments: Vec<Vec<u8>> =
+                records.chunks(records.len().div_ceil(32)).map(|group| group.concat()).collect();
+            let mut handshake = DtlsHandshake::new();
+            for (i, datagram) in fragments.iter().enumerate() {
+                prop_assert_eq!(handshake.server_hello(), None, "before fragment {}", i);
+                handshake.on_datagram(datagram);
+            }
+            prop_assert_eq!(handshake.server_hello(), Some(&want));
+            prop_assert_eq!(handshake.is_done(), version == VERSION_DTLS_1_3);
+            prop_assert!(handshake.handshake_types().contains(SERVER_HELLO));
+        }
+
+        /// A generated DTLS ClientHello body: every prefix reads as no hello or as a hello
+        /// whose fields are (prefixes of) the full one's.
+        #[test]
+        fn truncated_client_hello_is_handled(
+            profiles in proptest::collection::vec(any::<u16>(), 0..6),
+            padding in 0usize..64,
+        ) {
+            let body = client_hello_body(&profiles, padding);
+            let full = parse_client_hello(&body).unwrap();
+            prop_assert_eq!(&full.srtp_profiles, &profiles);
+            prop_assert_eq!(&full.alpn, &vec!["webrtc".to_string()]);
+            for cut in 0..body.len() {
+                if let Some(partial) = parse_client_hello(&body[..cut]) {
+                    prop_assert_eq!(partial.version, full.version);
+                    prop_assert!(full.srtp_profiles.starts_with(&partial.srtp_profiles));
+                    prop_assert!(full.alpn.starts_with(&partial.alpn));
+                    prop_assert_eq!(partial.sni, None);
+                }
+                let mut handshake = DtlsHandshake::new();
+                handshake.on_datagram(&record(&handshake_fragment(CLIENT_HELLO, 0, &body[..cut], 0, cut)));
+                let got = handshake.client_hello();
+                prop_assert!(got.is_none() || got.map(|h| h.version) == Some(full.version));
+            }
+        }
+
+        /// A DTLS 1.3 unified header (RFC 9147 §4) with any flags, sequence number and
+        /// ciphertext of at least 16 bytes reads back; cuts below the minimum, or short of the
+        /// length field, do not.
+        #[test]
+        fn unified_header_round_trips(
+            has_connection_id in any::<bool>(),
+            long_sequence in any::<bool>(),
+            has_length in any::<bool>(),
+            epoch_low_bits in 0u8..4,
+            connection_id in proptest::collection::vec(any::<u8>(), 0..8),
+            sequence in any::<u16>(),
+            ciphertext in proptest::collection::vec(any::<u8>(), 16..80),
+        ) {
+            let first = 0x20
+                | (u8::from(has_connection_id) << 4)
+                | (u8::from(long_sequence) << 3)
+                | (u8::from(has_length) << 2)
+                | epoch_low_bits;
+            let mut record = vec![first];
+            if has_connection_id {
+                record.extend_from_slice(&connection_id);
+            }
+            let sequence_number_len: u8 = if long_sequence { 2 } else { 1 };
+            record.extend_from_slice(&sequence.to_be_bytes()[2 - usize::from(sequence_number_len)..]);
+            if has_length {
+                record.extend_from_slice(&(ciphertext.len() as u16).to_be_bytes());
+            }
+            record.extend_from_slice(&ciphertext);
+            let want = UnifiedHeader {
+                has_connection_id,
+                sequence_number_len,
+                length: (has_length && !has_connection_id).then_some(ciphertext.len() as u16),
+                epoch_low_bits,
+            };
+            prop_assert_eq!(parse_unified_header(&record), Some(want));
+            prop_assert!(looks_like_dtls(&record));
+            prop_assert_eq!(records(&record).count(), 0);
+            let fixed = 1 + usize::from(sequence_number_len) + if has_length { 2 } else { 0 };
+            for cut in 0..record.len() {
+                let got = parse_unified_header(&record[..cut]);
+                prop_assert!(got.is_none() || got == Some(want));
+                if cut < fixed + MIN_UNIFIED_CIPHERTEXT_LEN || want.length.is_some() {
+                    prop_assert_eq!(got, None, "cut {}", cut);
+                }
             }
         }
     }

@@ -1010,7 +1010,155 @@ mod tests {
         }
     }
 
+    /// A generated clear client packet: the one gQUIC generator of these tests.
+    #[derive(Debug, Clone)]
+    struct ChloSpec {
+        /// 1–43 (public header) or 46 (long header).
+        version_number: u8,
+        /// Public header: the two packet-number length bits; Q046: length − 1.
+        packet_number_bits: u8,
+        cid: [u8; 8],
+        /// From Q036 the hash may include the "Client" label.
+        client_label: bool,
+        ping_first: bool,
+        sni: String,
+        /// Other tag entries, and where among them the SNI goes.
+        others: Vec<([u8; 4], Vec<u8>)>,
+        sni_at: prop::sample::Index,
+    }
+
+    impl ChloSpec {
+        fn version(&self) -> u32 {
+            let n = self.version_number;
+            u32::from_be_bytes([b'Q', b'0', b'0' + n / 10, b'0' + n % 10])
+        }
+
+        fn entries(&self) -> Vec<([u8; 4], Vec<u8>)> {
+            let mut entries = self.others.clone();
+            entries.insert(
+                self.sni_at.index(entries.len() + 1),
+                (TAG_SNI, self.sni.clone().into_bytes()),
+            );
+            entries
+        }
+
+        fn packet(&self) -> Vec<u8> {
+            let number = self.version_number;
+            let mut header = Vec::new();
+            if number == 46 {
+                header.push(0xc0 | (self.packet_number_bits & 0b11));
+                header.extend_from_slice(&self.version().to_be_bytes());
+                header.push(0x50);
+                header.extend_from_slice(&self.cid);
+                header.extend(std::iter::repeat_n(
+                    0x01,
+                    usize::from(self.packet_number_bits & 0b11) + 1,
+                ));
+            } else {
+                let cid_bits = if number < 33 {
+                    FLAG_OLD_CID_LEN
+                } else {
+                    FLAG_CID
+                };
+                header.push(FLAG_VERSION | cid_bits | ((self.packet_number_bits & 0b11) << 4));
+                header.extend_from_slice(&self.cid);
+                header.extend_from_slice(&self.version().to_be_bytes());
+                header.extend(std::iter::repeat_n(
+                    0x01,
+                    two_bit_len(self.packet_number_bits),
+                ));
+            }
+            let mut plaintext = Vec::new();
+            if number <= 33 {
+                plaintext.push(0); // private flags
+            }
+            if self.ping_first {
+                plaintext.push(0x07);
+            }
+            let entries = self.entries();
+            let borrowed: Vec<(&[u8; 4], &[u8])> =
+                entries.iter().map(|(t, v)| (t, &v[..])).collect();
+            plaintext.extend(stream_frame(&message(b"CHLO", &borrowed), number >= 39));
+            null_encrypted(&header, &plaintext, self.client_label && number >= 36)
+        }
+    }
+
+    fn any_chlo() -> impl Strategy<Value = ChloSpec> {
+        (
+            prop_oneof![1u8..=43, Just(46u8)],
+            0u8..4,
+            any::<[u8; 8]>(),
+            any::<bool>(),
+            any::<bool>(),
+            "[A-Za-z0-9_-]{1,20}(\\.[A-Za-z0-9-]{1,20}){0,3}",
+            proptest::collection::vec(
+                (
+                    prop::sample::select(vec![*b"PAD\0", *b"VER\0", *b"UAID", *b"AEAD", *b"KEXS"]),
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                ),
+                0..4,
+            ),
+            any::<prop::sample::Index>(),
+        )
+            .prop_map(
+                |(
+                    version_number,
+                    packet_number_bits,
+                    cid,
+                    client_label,
+                    ping_first,
+                    sni,
+                    others,
+                    sni_at,
+                )| {
+                    ChloSpec {
+                        version_number,
+                        packet_number_bits,
+                        cid,
+                        client_label,
+                        ping_first,
+                        sni,
+                        others,
+                        sni_at,
+                    }
+                },
+            )
+    }
+
     proptest! {
+        /// A clear CHLO of any version, header layout, packet-number length, byte order and
+        /// hash label reads back: header, key exchange, every tag value, the SNI lowercased.
+        /// No prefix of it yields another name or passes the hash.
+        #[test]
+        fn generated_chlo_round_trips(spec in any_chlo()) {
+            let packet = spec.packet();
+            let version = spec.version();
+            let header = parse_public_header(&packet).unwrap();
+            prop_assert_eq!(header.version, version);
+            prop_assert_eq!(header.version_number, spec.version_number);
+            let layout = if spec.version_number == 46 { GquicLayout::LongQ046 } else { GquicLayout::PublicHeader };
+            prop_assert_eq!(header.layout, layout);
+            prop_assert_eq!(parse_header(&packet, version), Some(header));
+            prop_assert!(is_gquic_client_packet(&packet));
+            prop_assert!(is_key_exchange(&packet, version));
+            let chlo = handshake_message(&packet, &header).unwrap();
+            prop_assert_eq!(chlo.tag, TAG_CHLO);
+            // The first entry of a repeated tag is the one read.
+            for (tag, value) in spec.entries() {
+                let first = spec.entries().into_iter().find(|(t, _)| *t == tag).unwrap().1;
+                prop_assert_eq!(chlo.value(tag), Some(&first[..]));
+                let _ = value;
+            }
+            let sni = spec.sni.to_ascii_lowercase();
+            prop_assert_eq!(client_hello_sni(&packet), Some(sni.clone()));
+            for cut in 0..packet.len() {
+                let prefix = &packet[..cut];
+                let got = client_hello_sni(prefix);
+                prop_assert!(got.is_none() || got.as_deref() == Some(sni.as_str()), "cut {}: {:?}", cut, got);
+                prop_assert!(!is_key_exchange(prefix, version));
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1500)) {
             exercise(&bytes);

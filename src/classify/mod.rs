@@ -42,6 +42,7 @@ pub mod x509;
 pub mod zoom;
 pub mod zrtp;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -275,12 +276,66 @@ const GQUIC_HANDSHAKE_PACKETS: u8 = 16;
 /// A certificate's subjectAltNames are app evidence only when there are at most this many.
 const MAX_TELLING_SANS: usize = 4;
 
-/// At most this many announced addresses are kept per flow.
+/// At most this many announced addresses are kept per flow: a SIP call's SDP announces one per
+/// media section (audio, video, often their RTCP ports), a TURN flow its relayed and peer
+/// addresses. Later ones are ignored.
 const MAX_ANNOUNCED_PER_FLOW: usize = 8;
 
-/// Up to this many addresses are remembered from DNS answers; later answers for new addresses
-/// are ignored, so a capture full of DNS cannot grow memory without bound.
-const MAX_RESOLVED_ADDRESSES: usize = 1 << 16;
+/// Up to this many addresses are remembered from DNS answers (per capture); answers for further
+/// new addresses are ignored and counted ([`Classifier::dns_addresses_dropped`]), so a capture
+/// full of DNS cannot grow memory without bound. A busy office's day of lookups names a few
+/// thousand addresses; each entry costs at most about 300 bytes (a name is at most 253), so
+/// the map stays under about 20 MB.
+pub const MAX_RESOLVED_ADDRESSES: usize = 1 << 16;
+
+/// Bytes of handshake reassembly buffers that the flows of one capture may hold at once: TLS
+/// hold and message buffers, DTLS fragment buffers, QUIC CRYPTO and packet buffers. Each is
+/// bounded per flow (at most about 64 KiB per message), but a crafted capture can make a
+/// buffer allocate its bound from a 100-byte packet (a fragment at a far offset) on every flow
+/// of the table; this caps the sum. Real handshakes hold a few KB each for a few packets, so
+/// thousands would have to be in flight at once to reach it. Past it, the handshake whose
+/// reader grew last is given up (its buffers freed; what was read stays; its records still
+/// count) and counted ([`Classifier::reassembly_given_up`]).
+pub const MAX_REASSEMBLY_BYTES: usize = 256 << 20;
+
+/// The reassembly budget of one capture (see [`MAX_REASSEMBLY_BYTES`]). `Cell`s, because the
+/// datagram dissectors run with a shared classifier.
+#[derive(Debug)]
+struct ReassemblyBudget {
+    limit: usize,
+    held: Cell<usize>,
+    given_up: Cell<u64>,
+}
+
+impl ReassemblyBudget {
+    fn new(limit: usize) -> ReassemblyBudget {
+        ReassemblyBudget {
+            limit,
+            held: Cell::new(0),
+            given_up: Cell::new(0),
+        }
+    }
+
+    /// A reader's buffers went from `before` to `after` bytes. False when that puts the capture
+    /// over its budget: the caller then frees the reader's buffers and calls
+    /// [`Self::released`].
+    fn charge(&self, before: usize, after: usize) -> bool {
+        let held = self.held.get().saturating_sub(before).saturating_add(after);
+        self.held.set(held);
+        held <= self.limit || after <= before
+    }
+
+    /// A reader over the budget freed `bytes` and gave up.
+    fn released(&self, bytes: usize) {
+        self.held.set(self.held.get().saturating_sub(bytes));
+        self.given_up.set(self.given_up.get().saturating_add(1));
+    }
+
+    /// A reader holding `bytes` was dropped.
+    fn dropped(&self, bytes: usize) {
+        self.held.set(self.held.get().saturating_sub(bytes));
+    }
+}
 
 /// Handshake facts worth reporting (from TLS, DTLS or QUIC).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -332,6 +387,12 @@ pub struct FlowClass {
 }
 
 impl FlowClass {
+    /// True while the flow holds TLS, DTLS or QUIC handshake readers (and so perhaps
+    /// reassembly buffers); [`Classifier::finish`] frees them.
+    pub fn has_handshake_readers(&self) -> bool {
+        self.tls.is_some() || self.dtls.is_some() || self.quic.is_some()
+    }
+
     /// Adds an address to announce, within the per-flow bound.
     fn announce(&mut self, address: AnnouncedAddress) {
         if self.announced.len() < MAX_ANNOUNCED_PER_FLOW && !self.announced.contains(&address) {
@@ -345,6 +406,9 @@ impl FlowClass {
 pub struct Classifier<'c> {
     catalog: &'c AppCatalog,
     resolved: HashMap<IpAddr, Box<str>>,
+    /// DNS answers for new addresses ignored because `resolved` was full.
+    resolved_dropped: u64,
+    budget: ReassemblyBudget,
 }
 
 impl<'c> Classifier<'c> {
@@ -352,11 +416,49 @@ impl<'c> Classifier<'c> {
         Classifier {
             catalog,
             resolved: HashMap::new(),
+            resolved_dropped: 0,
+            budget: ReassemblyBudget::new(MAX_REASSEMBLY_BYTES),
         }
     }
 
     pub fn catalog(&self) -> &'c AppCatalog {
         self.catalog
+    }
+
+    /// Addresses remembered from DNS answers (at most [`MAX_RESOLVED_ADDRESSES`]).
+    pub fn dns_addresses(&self) -> usize {
+        self.resolved.len()
+    }
+
+    /// DNS answers that named a new address after [`MAX_RESOLVED_ADDRESSES`] were remembered,
+    /// and were therefore ignored.
+    pub fn dns_addresses_dropped(&self) -> u64 {
+        self.resolved_dropped
+    }
+
+    /// Bytes the capture's handshake readers hold for reassembly now (at most about
+    /// [`MAX_REASSEMBLY_BYTES`]).
+    pub fn reassembly_bytes(&self) -> usize {
+        self.budget.held.get()
+    }
+
+    /// Handshakes given up because the capture reached [`MAX_REASSEMBLY_BYTES`].
+    pub fn reassembly_given_up(&self) -> u64 {
+        self.budget.given_up.get()
+    }
+
+    /// A smaller reassembly budget, for tests.
+    #[cfg(test)]
+    fn set_reassembly_limit(&mut self, limit: usize) {
+        self.budget.limit = limit;
+    }
+
+    /// Drops a flow's TLS readers, returning their buffers to the budget.
+    fn drop_tls(&self, flow: &mut FlowClass) {
+        if let Some(streams) = flow.tls.take() {
+            let bytes = streams.iter().map(tls::TlsStream::buffered_bytes).sum();
+            self.budget.dropped(bytes);
+        }
     }
 
     /// State for a new flow. A server address named by an earlier DNS answer gives the flow its
@@ -464,9 +566,17 @@ impl<'c> Classifier<'c> {
             // RTP after a DTLS handshake on the same 5-tuple is DTLS-SRTP (RFC 5764).
             flow.protocols.insert(Protocol::Srtp);
         }
-        flow.tls = None;
-        flow.dtls = None;
-        flow.quic = None;
+        self.drop_tls(flow);
+        if let Some(readers) = flow.dtls.take() {
+            let bytes = readers
+                .iter()
+                .map(dtls::DtlsHandshake::buffered_bytes)
+                .sum();
+            self.budget.dropped(bytes);
+        }
+        if let Some(assembler) = flow.quic.take() {
+            self.budget.dropped(assembler.buffered_bytes());
+        }
     }
 
     /// Attribution by AS number, the weakest evidence: the caller passes what the geo stage
@@ -605,12 +715,26 @@ impl<'c> Classifier<'c> {
         if self.resolved.len() < MAX_RESOLVED_ADDRESSES || self.resolved.contains_key(&address) {
             // The first name wins: later answers for the same address are usually CDN aliases.
             self.resolved.entry(address).or_insert_with(|| name.into());
+        } else {
+            self.resolved_dropped = self.resolved_dropped.saturating_add(1);
         }
     }
 }
 
 fn is_zoom_port(port: u16) -> bool {
     (8801..=8810).contains(&port)
+}
+
+/// Makes room in a reassembly buffer for `needed` bytes in all. The buffer grows geometrically,
+/// as a `Vec` would (many small fragments cost few reallocations), but never past `bound`, the
+/// most the buffer may hold: its allocation, not only its data, stays within the bound that
+/// docs/robustness.md states. (A `needed` above `bound` is allowed exactly.)
+pub(crate) fn reserve_within(buffer: &mut Vec<u8>, needed: usize, bound: usize) {
+    if needed <= buffer.capacity() {
+        return;
+    }
+    let target = buffer.capacity().saturating_mul(2).min(bound).max(needed);
+    buffer.reserve_exact(target.saturating_sub(buffer.len()));
 }
 
 /// Helpers shared by the dissectors' tests.
@@ -626,5 +750,7 @@ mod testing {
     }
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;

@@ -466,6 +466,62 @@ mod tests {
             let _ = long_packet_len(&packet);
         }
 
+        /// RFC 9000 §16: every value up to 2^62 − 1 in its shortest encoding or any longer
+        /// one reads back with the bytes after it; every prefix of the encoding reads nothing.
+        #[test]
+        fn varints_round_trip_and_truncate(
+            value in prop_oneof![0u64..0x40, 0u64..0x4000, 0u64..0x4000_0000, 0u64..(1 << 62)],
+            widen in 0u32..4,
+            trailing in proptest::collection::vec(any::<u8>(), 0..4),
+        ) {
+            let shortest = encode_varint(value).len().trailing_zeros();
+            let log_len = shortest.max(widen);
+            let len = 1usize << log_len;
+            let mut encoded = value.to_be_bytes()[8 - len..].to_vec();
+            encoded[0] |= (log_len as u8) << 6;
+            prop_assert_eq!(read_varint(&encoded), Some((value, &[][..])));
+            let mut with_tail = encoded.clone();
+            with_tail.extend_from_slice(&trailing);
+            prop_assert_eq!(read_varint(&with_tail), Some((value, &trailing[..])));
+            for cut in 0..encoded.len() {
+                prop_assert_eq!(read_varint(&encoded[..cut]), None);
+            }
+        }
+
+        /// Version Negotiation (RFC 9000 §17.2.1): any first byte with the form bit, any
+        /// connection IDs, a non-empty list of versions. A cut list (not a multiple of four
+        /// bytes, or empty) is not one.
+        #[test]
+        fn version_negotiation_round_trips(
+            first in 0x80u8..=0xff,
+            destination_cid in proptest::collection::vec(any::<u8>(), 0..=20),
+            source_cid in proptest::collection::vec(any::<u8>(), 0..=20),
+            versions in proptest::collection::vec(any::<u32>(), 1..6),
+        ) {
+            let mut packet = vec![first, 0, 0, 0, 0];
+            packet.push(destination_cid.len() as u8);
+            packet.extend_from_slice(&destination_cid);
+            packet.push(source_cid.len() as u8);
+            packet.extend_from_slice(&source_cid);
+            let versions_at = packet.len();
+            for version in &versions {
+                packet.extend_from_slice(&version.to_be_bytes());
+            }
+            let layout = parse_long_packet(&packet).unwrap();
+            prop_assert_eq!(
+                layout.header,
+                QuicLongHeader { version: VERSION_NEGOTIATION, packet_type: QuicPacketType::VersionNegotiation }
+            );
+            prop_assert!(!layout.header.is_key_exchange());
+            prop_assert_eq!((layout.destination_cid, layout.source_cid), (&destination_cid[..], &source_cid[..]));
+            prop_assert_eq!((layout.packet_number_offset, layout.packet_len), (None, packet.len()));
+            for cut in 0..packet.len() {
+                let got = parse_long_header(&packet[..cut]);
+                let whole_versions = cut > versions_at && (cut - versions_at) % 4 == 0;
+                prop_assert_eq!(got.is_some(), whole_versions, "cut {}", cut);
+            }
+        }
+
         #[test]
         fn built_packets_round_trip(built in any_packet(), trailing in 0usize..8) {
             let mut datagram = built.serialise();

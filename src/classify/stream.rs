@@ -53,14 +53,14 @@ impl Classifier<'_> {
                 rfc4571_frame(payload).filter(|f| matches!(f.first(), Some(128..=191)))
             {
                 flow.not_tls = true;
-                flow.tls = None;
+                self.drop_tls(flow);
                 return self.rtp_or_rtcp(flow, direction, frame, at);
             }
         }
         if (flow.sip_port || flow.protocols.contains(Protocol::Sip)) && sip::looks_like_sip(payload)
         {
             flow.not_tls = true;
-            flow.tls = None;
+            self.drop_tls(flow);
             return Some(self.sip_message(flow, payload, at));
         }
         if flow.not_tls {
@@ -68,10 +68,17 @@ impl Classifier<'_> {
         }
         let streams = flow.tls.get_or_insert_with(Default::default);
         let stream = &mut streams[direction.index()];
+        let before = stream.buffered_bytes();
         let summary = stream.on_segment(segment.sequence, payload);
+        let after = stream.buffered_bytes();
+        if !self.budget.charge(before, after) {
+            stream.release_buffers();
+            self.budget
+                .released(after.saturating_sub(stream.buffered_bytes()));
+        }
         if summary.not_tls {
             flow.not_tls = true;
-            flow.tls = None;
+            self.drop_tls(flow);
             return Some(Role::Other);
         }
         if summary.handshake {
@@ -79,7 +86,14 @@ impl Classifier<'_> {
             // happen a few times per flow, not per packet.
             let sni = stream.client_hello().and_then(|hello| hello.sni.clone());
             let alpn = stream.client_hello().map(|hello| hello.alpn.clone());
-            let certificate = stream.certificate().cloned();
+            // Copied only while the flow has no certificate subject yet: a flow that goes on
+            // sending handshake records would otherwise copy up to `x509::MAX_DNS_NAMES` names
+            // per segment, to be ignored by `certificate_seen`.
+            let certificate = if flow.handshake.certificate.is_none() {
+                stream.certificate().cloned()
+            } else {
+                None
+            };
             if let Some(hello) = stream.server_hello() {
                 flow.handshake.version = Some(hello.selected_version);
             }
@@ -118,7 +132,7 @@ impl Classifier<'_> {
         {
             if let Some(header) = stun::parse_header(message).filter(|h| h.has_magic_cookie) {
                 flow.not_tls = true;
-                flow.tls = None;
+                self.drop_tls(flow);
                 return self.stun_message(flow, direction, message, header, at, false);
             }
         }

@@ -337,7 +337,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::classify::testing::hex;
     use proptest::prelude::*;
@@ -382,7 +382,14 @@ mod tests {
         (method & 0x000F) | ((method & 0x0070) << 1) | ((method & 0x0F80) << 2) | class_bits
     }
 
-    fn build(message_type: u16, cookie: bool, attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    /// A STUN message: the one STUN generator of the tests (Zoom's STUN fingerprint and the
+    /// classifier's tests use it too). Attributes are padded; without `cookie` the bytes
+    /// where the cookie goes are `DE AD BE EF`; the transaction ID is `5A` × 12.
+    pub(in crate::classify) fn build(
+        message_type: u16,
+        cookie: bool,
+        attrs: &[(u16, Vec<u8>)],
+    ) -> Vec<u8> {
         let mut body = Vec::new();
         for (attribute_type, value) in attrs {
             body.extend_from_slice(&attribute_type.to_be_bytes());
@@ -695,6 +702,89 @@ mod tests {
             prop_assert_eq!(parsed.is_some(), is_classic_message_type(message_type));
             for cut in 0..message.len() {
                 prop_assert_eq!(parse_header(&message[..cut]), None);
+            }
+        }
+
+        /// Past a valid header with the magic cookie, any attribute bytes: the attribute
+        /// walk, the relay and address decoders and the FINGERPRINT check never panic.
+        #[test]
+        fn arbitrary_attributes_after_the_cookie_never_panic(
+            message_type in 0u16..0x4000,
+            transaction in any::<[u8; 12]>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..24).prop_map(|mut t| {
+                t.truncate(t.len() / 4 * 4);
+                t
+            }),
+            attrs in attribute_list(),
+        ) {
+            let mut message = build(message_type, true, &attrs);
+            message[8..20].copy_from_slice(&transaction);
+            message.extend_from_slice(&tail);
+            let length = (message.len() - HEADER_LEN) as u16;
+            message[2..4].copy_from_slice(&length.to_be_bytes());
+            prop_assert!(parse_header(&message).is_some());
+            let _ = data_attribute(&message);
+            let _ = fingerprint_matches(&message);
+            for (_, value) in attributes(&message) {
+                let _ = decode_xor_address(&message, value);
+            }
+        }
+
+        /// XOR-MAPPED/PEER/RELAYED-ADDRESS: any IPv4 or IPv6 address and port, masked with the
+        /// cookie and this message's transaction ID, decodes back; a cut value does not.
+        #[test]
+        fn xor_addresses_round_trip(
+            address in (any::<IpAddr>(), any::<u16>()).prop_map(SocketAddr::from),
+            transaction in any::<[u8; 12]>(),
+            attribute in prop::sample::select(vec![
+                ATTR_XOR_MAPPED_ADDRESS, ATTR_XOR_PEER_ADDRESS, ATTR_XOR_RELAYED_ADDRESS,
+            ]),
+        ) {
+            let mut mask = MAGIC_COOKIE.to_be_bytes().to_vec();
+            mask.extend_from_slice(&transaction);
+            let (family, octets) = match address.ip() {
+                IpAddr::V4(v4) => (1u8, v4.octets().to_vec()),
+                IpAddr::V6(v6) => (2u8, v6.octets().to_vec()),
+            };
+            let mut value = vec![0, family];
+            value.extend_from_slice(&(address.port() ^ XOR_PORT_MASK).to_be_bytes());
+            value.extend(octets.iter().zip(&mask).map(|(o, m)| o ^ m));
+            let mut message = build(0x0101, true, &[(attribute, value.clone())]);
+            message[8..20].copy_from_slice(&transaction);
+            let found = find_attribute(&message, attribute).unwrap();
+            prop_assert_eq!(found, &value[..]);
+            prop_assert_eq!(decode_xor_address(&message, found), Some(address));
+            for cut in 0..value.len() {
+                prop_assert_eq!(decode_xor_address(&message, &value[..cut]), None);
+            }
+            for cut in 0..20 {
+                prop_assert_eq!(decode_xor_address(&message[..cut], &value), None);
+            }
+        }
+
+        /// A message ending in a correct FINGERPRINT verifies; any changed byte before it, or
+        /// any prefix, never does.
+        #[test]
+        fn fingerprint_round_trips(
+            method in 0u16..0x1000,
+            class in any_class(),
+            attrs in attribute_list(),
+            flip in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let mut with_placeholder = attrs.clone();
+            with_placeholder.push((ATTR_FINGERPRINT, vec![0; 4]));
+            let mut message = build(message_type(method, class), true, &with_placeholder);
+            let split = message.len() - 4;
+            let crc = crc32(&message[..split - 4]) ^ FINGERPRINT_XOR;
+            message[split..].copy_from_slice(&crc.to_be_bytes());
+            prop_assert!(parse_header(&message).is_some());
+            prop_assert_eq!(fingerprint_matches(&message), Some(true));
+            let mut damaged = message.clone();
+            damaged[flip.index(split - 4)] ^= 1 << bit;
+            prop_assert_eq!(fingerprint_matches(&damaged), Some(false));
+            for cut in 0..message.len() {
+                prop_assert_ne!(fingerprint_matches(&message[..cut]), Some(true));
             }
         }
 

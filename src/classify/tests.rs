@@ -462,3 +462,124 @@ fn every_packet_gets_exactly_one_role() {
     let total: u64 = Role::ALL.iter().map(|r| flow.roles.count(*r)).sum();
     assert_eq!(total, payloads.len() as u64);
 }
+
+mod properties {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The embedded catalog, parsed once for all cases.
+    fn catalog() -> &'static AppCatalog {
+        static CATALOG: OnceLock<AppCatalog> = OnceLock::new();
+        CATALOG.get_or_init(|| AppCatalog::embedded().unwrap())
+    }
+
+    /// Microsoft's multiplexed TURN framing (MS-TURN §2.2.3): `FF 10`, the length of what
+    /// follows the first four bytes, an 8-byte session id, then the STUN message or media.
+    fn ms_turn(session: [u8; 8], inner: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0xff, 0x10];
+        frame.extend_from_slice(&((8 + inner.len()) as u16).to_be_bytes());
+        frame.extend_from_slice(&session);
+        frame.extend_from_slice(inner);
+        frame
+    }
+
+    /// Payloads that start where the dissectors start looking (STUN, ZRTP, DTLS, ChannelData,
+    /// RTP, QUIC, MS-TURN, Zoom's types), then anything.
+    fn hostile_payload() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(vec![
+                vec![],
+                vec![0x00, 0x01],
+                vec![0x01, 0x01, 0x00],
+                vec![0x10, 0x00, 0x00, 0x01, 0x5a, 0x52, 0x54, 0x50],
+                vec![0x16, 0xfe, 0xfd, 0x00, 0x00],
+                vec![0x17, 0x03, 0x03],
+                vec![0x2c],
+                vec![0x40, 0x00],
+                vec![0x80, 0x6f],
+                vec![0x81, 0xc8],
+                vec![0xc3, 0x00, 0x00, 0x00, 0x01, 0x08],
+                vec![0xff, 0x10],
+                vec![0x05, 0x00, 0x07, 0x00, 0xfe, 0x51, 0x32, 0x04],
+                b"INVITE sip:a@b SIP/2.0\r\n".to_vec(),
+                b"SIP/2.0 200 OK\r\nc: application/sdp\r\n\r\n".to_vec(),
+            ]),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        )
+            .prop_map(|(head, tail)| [head, tail].concat())
+    }
+
+    proptest! {
+        /// Datagrams and segments of any content, in either direction, on the ports that
+        /// switch the dissectors on (STUN/TURN, Zoom, QUIC/TLS, DNS, SIP): the classifier
+        /// never panics and gives every packet exactly one role.
+        #[test]
+        fn hostile_packets_never_panic_the_classifier(
+            port in prop::sample::select(vec![3478u16, 8801, 443, 53, 5060, 19302, 50000]),
+            tcp in any::<bool>(),
+            packets in proptest::collection::vec((any::<bool>(), any::<bool>(), any::<u32>(), hostile_payload()), 1..12),
+        ) {
+            let mut classifier = Classifier::new(catalog());
+            let client = endpoint(CLIENT, 50001);
+            let server = endpoint(SERVER, port);
+            let transport = if tcp { Transport::Tcp } else { Transport::Udp };
+            let mut flow = classifier.new_flow(&client, &server, transport);
+            for (n, (to_server, syn, sequence, payload)) in packets.iter().enumerate() {
+                let (from, to, direction) = if *to_server {
+                    (client, server, Direction::ToServer)
+                } else {
+                    (server, client, Direction::ToClient)
+                };
+                let packet = if tcp {
+                    segment(from, to, *sequence, *syn, payload)
+                } else {
+                    datagram(from, to, payload)
+                };
+                classifier.classify(&mut flow, direction, &packet, at(n as u64 + 1));
+            }
+            classifier.finish(&mut flow, &server);
+            let total: u64 = Role::ALL.iter().map(|r| flow.roles.count(*r)).sum();
+            prop_assert_eq!(total, packets.len() as u64);
+        }
+
+        /// MS-TURN framing around a STUN message or RTP: the flow is TURN and the inner
+        /// payload decides the role; a frame cut anywhere is `other` and proves nothing.
+        #[test]
+        fn ms_turn_frames_round_trip_and_truncate(
+            session in any::<[u8; 8]>(),
+            media in any::<bool>(),
+            ssrc in any::<u32>(),
+        ) {
+            let inner = if media { rtp(ssrc, 7) } else { stun_binding_request() };
+            let frame = ms_turn(session, &inner);
+            let client = endpoint(CLIENT, 50002);
+            let server = endpoint("52.112.0.10", 3478);
+            let mut classifier = Classifier::new(catalog());
+            let mut flow = classifier.new_flow(&client, &server, Transport::Udp);
+            let role = classifier.classify(&mut flow, Direction::ToServer, &datagram(client, server, &frame), at(1));
+            prop_assert!(flow.protocols.contains(Protocol::Turn));
+            if media {
+                // A first RTP packet is only a candidate until its stream is confirmed.
+                prop_assert_eq!(role, Role::Other);
+                for n in 8..10u16 {
+                    let next = ms_turn(session, &rtp(ssrc, n));
+                    classifier.classify(&mut flow, Direction::ToServer, &datagram(client, server, &next), at(u64::from(n)));
+                }
+                classifier.finish(&mut flow, &server);
+                prop_assert_eq!(flow.roles.count(Role::Media), 3);
+            } else {
+                prop_assert_eq!(role, Role::Signaling);
+                prop_assert!(flow.protocols.contains(Protocol::Stun));
+            }
+            for cut in 2..frame.len() {
+                let mut flow = classifier.new_flow(&client, &server, Transport::Udp);
+                let role = classifier.classify(&mut flow, Direction::ToServer, &datagram(client, server, &frame[..cut]), at(1));
+                prop_assert_eq!(role, Role::Other, "cut {}", cut);
+                prop_assert!(!flow.protocols.contains(Protocol::Turn));
+            }
+        }
+    }
+}

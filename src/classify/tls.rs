@@ -32,7 +32,8 @@
 //!   and at most [`MAX_REORDER_DISTANCE`] bytes ahead, is held and replayed when the gap
 //!   fills. The held segment is reported as `held_out_of_order`; its content types are
 //!   reported with the segment that fills the gap (they cannot be known earlier). The buffer
-//!   is allocated on first use and then reused, so its cost is once per flow.
+//!   is allocated when a segment must be held and freed when the gap fills or is given up, so
+//!   a flow holds no memory for reordering it is not waiting on.
 //! * **Gaps** that cannot be held lose sync. The stream then resynchronises at the first
 //!   later segment that begins with a plausible record header ([`looks_like_tls_record`]) and
 //!   reports nothing until then. A false resync (data that only looks like a header) fails at
@@ -380,6 +381,31 @@ impl TlsStream {
         self.sync == Sync::NotTls
     }
 
+    /// Bytes allocated for reassembly right now: the out-of-order hold buffer (at most
+    /// [`MAX_HELD_BYTES`] of data) and the handshake message being collected (at most
+    /// [`MAX_HELLO_LEN`], or the certificate list header and a leaf of at most
+    /// [`MAX_CERTIFICATE_LEN`]). Capacities, so what the allocator holds.
+    pub fn buffered_bytes(&self) -> usize {
+        let collecting = match &self.handshake {
+            Handshake::Collect { body, .. } => body.capacity(),
+            _ => 0,
+        };
+        self.held.data.capacity().saturating_add(collecting)
+    }
+
+    /// Frees the reassembly buffers ([`Self::buffered_bytes`] becomes 0), for a capture over its
+    /// reassembly budget: a message being collected is given up (the handshake walk ends), and
+    /// held out-of-order data is dropped, which loses sync as a gap would. The record layer is
+    /// still followed, so later segments still report their content types.
+    pub fn release_buffers(&mut self) {
+        if self.held.data.is_empty() {
+            self.handshake = Handshake::Done;
+            self.held.data = Vec::new();
+        } else {
+            self.lose_sync();
+        }
+    }
+
     /// Feeds one TCP segment's payload with its sequence number.
     pub fn on_segment(&mut self, seq: u32, payload: &[u8]) -> SegmentSummary {
         let mut summary = SegmentSummary::default();
@@ -429,9 +455,9 @@ impl TlsStream {
         }
         let held_len = u32::try_from(self.held.data.len()).unwrap_or(u32::MAX);
         let held_end = self.held.seq.wrapping_add(held_len).wrapping_sub(next) as i32;
-        // Take the buffer out so `consume_segment` can borrow `self` mutably, then put it
-        // back so its capacity is reused.
-        let mut held = std::mem::take(&mut self.held.data);
+        // Take the buffer out so `consume_segment` can borrow `self` mutably; it is freed
+        // after the replay.
+        let held = std::mem::take(&mut self.held.data);
         if held_end > 0 {
             let skip = held_offset.unsigned_abs() as usize;
             let fresh = held.get(skip..).unwrap_or(&[]);
@@ -439,8 +465,6 @@ impl TlsStream {
             let fresh_len = u32::try_from(fresh.len()).unwrap_or(u32::MAX);
             self.next_seq = Some(next.wrapping_add(fresh_len));
         }
-        held.clear();
-        self.held.data = held;
     }
 
     /// Holds an out-of-order segment if the bounds allow. Returns false when the gap must be
@@ -460,6 +484,7 @@ impl TlsStream {
                 return false;
             }
             self.held.seq = seq;
+            super::reserve_within(&mut self.held.data, payload.len(), MAX_HELD_BYTES);
             self.held.data.extend_from_slice(payload);
             summary.held_out_of_order = true;
             return true;
@@ -476,6 +501,8 @@ impl TlsStream {
             && relative.unsigned_abs() == held_len
             && self.held.data.len().saturating_add(payload.len()) <= MAX_HELD_BYTES
         {
+            let needed = self.held.data.len().saturating_add(payload.len());
+            super::reserve_within(&mut self.held.data, needed, MAX_HELD_BYTES);
             self.held.data.extend_from_slice(payload);
             summary.held_out_of_order = true;
             return true;
@@ -493,7 +520,7 @@ impl TlsStream {
         // Message boundaries cannot be followed across a gap; this also frees a
         // half-reassembled message.
         self.handshake = Handshake::Done;
-        self.held.data.clear();
+        self.held.data = Vec::new();
     }
 
     /// Parses one segment's worth of in-order bytes.
@@ -960,7 +987,7 @@ impl<'a> Iterator for Extensions<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::x509::samples::{CLOUD_ZOOM_DER, HANGOUTS_DER, WEBRTC_2059_DER};
     use super::*;
     use crate::classify::testing::hex;
@@ -1135,8 +1162,10 @@ mod tests {
 
     // ---- generated hellos ----
 
+    /// A generated ClientHello: the one TLS ClientHello generator of the tests (QUIC Initial
+    /// carries the same message).
     #[derive(Debug, Clone)]
-    struct HelloSpec {
+    pub(in crate::classify) struct HelloSpec {
         sni: Option<String>,
         alpn: Vec<String>,
         versions: Vec<u16>,
@@ -1150,7 +1179,7 @@ mod tests {
     }
 
     /// A ClientHello body per RFC 8446 §4.1.2.
-    fn client_hello_body(spec: &HelloSpec) -> Vec<u8> {
+    pub(in crate::classify) fn client_hello_body(spec: &HelloSpec) -> Vec<u8> {
         let mut body = vec![0x03, 0x03];
         body.extend_from_slice(&[0x42; 32]);
         body.push(32);
@@ -1203,7 +1232,7 @@ mod tests {
         out
     }
 
-    fn expected(spec: &HelloSpec) -> ClientHello {
+    pub(in crate::classify) fn expected(spec: &HelloSpec) -> ClientHello {
         ClientHello {
             sni: spec.sni.clone(),
             alpn: spec.alpn.clone(),
@@ -1212,7 +1241,7 @@ mod tests {
         }
     }
 
-    fn hello_spec() -> impl Strategy<Value = HelloSpec> {
+    pub(in crate::classify) fn hello_spec() -> impl Strategy<Value = HelloSpec> {
         (
             proptest::option::of("[a-z0-9]{1,12}(\\.[a-z0-9-]{1,12}){0,3}"),
             proptest::collection::vec("[a-z0-9/.-]{1,10}", 0..4),
@@ -1458,6 +1487,40 @@ mod tests {
             for (seq, payload) in &segments {
                 let _ = stream.on_segment(*seq, payload);
             }
+        }
+
+        /// Inside well-formed handshake records (so the fuzzing gets past the record layer):
+        /// a handshake message of a wanted or any type, with any declared length and any body,
+        /// split into records and segments of any size.
+        #[test]
+        fn arbitrary_handshake_messages_never_panic(
+            msg_type in prop_oneof![Just(HANDSHAKE_CLIENT_HELLO), Just(HANDSHAKE_SERVER_HELLO), Just(HANDSHAKE_CERTIFICATE), any::<u8>()],
+            declared in prop_oneof![0u32..700, 0u32..(1 << 24)],
+            body in proptest::collection::vec(any::<u8>(), 0..700),
+            fragment in 1usize..800,
+            segment_len in 1usize..800,
+        ) {
+            let mut message = vec![msg_type];
+            message.extend_from_slice(&declared.to_be_bytes()[1..]);
+            message.extend_from_slice(&body);
+            let mut wire = Vec::new();
+            for piece in message.chunks(fragment) {
+                wire.extend_from_slice(&[0x16, 0x03, 0x01]);
+                wire.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+                wire.extend_from_slice(piece);
+            }
+            let mut stream = TlsStream::new();
+            stream.set_initial_sequence(77);
+            for (i, segment) in wire.chunks(segment_len).enumerate() {
+                let summary = stream.on_segment(77 + (i * segment_len) as u32, segment);
+                prop_assert!(summary.handshake && !summary.not_tls);
+            }
+            if declared as usize > body.len() {
+                // A hello cut short is never parsed (a Certificate may be: only its leaf is
+                // needed).
+                prop_assert!(stream.client_hello().is_none() && stream.server_hello().is_none());
+            }
+            let _ = stream.certificate();
         }
 
         #[test]

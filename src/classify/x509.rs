@@ -749,6 +749,20 @@ mod tests {
             read_dns_names(&bytes, &mut names);
         }
 
+        /// Behind a SEQUENCE header whose length fits (so the walk reaches the TBS fields),
+        /// anything: no panic, and any names found are well-formed.
+        #[test]
+        fn arbitrary_bytes_in_a_sequence_never_panic(
+            inner in proptest::collection::vec(any::<u8>(), 0..400),
+            tbs_first in any::<bool>(),
+        ) {
+            let contents = if tbs_first { [vec![TAG_SEQUENCE, 0x81, inner.len().min(255) as u8], inner].concat() } else { inner };
+            let der = element(TAG_SEQUENCE, &contents);
+            if let Some(names) = parse_certificate(&der) {
+                prop_assert!(names.dns_names.iter().all(|n| dns_name(n.as_bytes()).as_deref() == Some(n.as_str())));
+            }
+        }
+
         #[test]
         fn corrupted_real_certificates_never_panic(
             which in 0usize..4,

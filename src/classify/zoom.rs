@@ -498,6 +498,60 @@ mod tests {
             let _ = parse_server_mode(&packet);
         }
 
+        /// Server-mode control packets: the first-packet hellos, keep-alives and type 7, with
+        /// any bytes after their fixed part, are control of their type; a prefix below the
+        /// minimum size is nothing.
+        #[test]
+        fn generated_control_packets_round_trip(
+            head in prop::sample::select(vec![
+                (vec![0x01u8, 0x00, 0x02], 9usize),
+                (vec![0x01, 0x00, 0x03], 9),
+                (vec![0x02, 0x00, 0x01], 9),
+                (vec![0x02, 0x00, 0x02], 9),
+                (vec![0x02, 0x00, 0x03], 9),
+                (vec![0x03], 13),
+                (vec![0x04], 13),
+                (vec![0x07], 10),
+            ]),
+            tail in proptest::collection::vec(any::<u8>(), 12..48),
+        ) {
+            let (fixed, minimum) = head;
+            let mut packet = fixed.clone();
+            packet.extend_from_slice(&tail);
+            prop_assert_eq!(parse_server_mode(&packet), control(fixed[0]));
+            prop_assert_eq!(is_first_packet_signature(&packet), fixed[0] <= 0x02);
+            for cut in 0..packet.len() {
+                let expected = if cut < minimum { None } else { control(fixed[0]) };
+                prop_assert_eq!(parse_server_mode(&packet[..cut]), expected, "cut {}", cut);
+            }
+        }
+
+        /// Zoom's STUN fingerprint: a classic or RFC 5389 STUN message (from the STUN tests'
+        /// builder) with attribute 0x0101 or 0x0103 anywhere among others; without it, or cut
+        /// short, it is not.
+        #[test]
+        fn generated_zoom_stun_round_trips(
+            message_type in prop::sample::select(vec![0x0001u16, 0x0101, 0x0003, 0x0103]),
+            cookie in any::<bool>(),
+            zoom_attribute in prop_oneof![Just(0x0101u16), Just(0x0103)],
+            others in proptest::collection::vec(
+                (any::<u16>().prop_filter("not Zoom's", |t| *t != 0x0101 && *t != 0x0103),
+                 proptest::collection::vec(any::<u8>(), 0..12)),
+                0..6,
+            ),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let mut attrs = others.clone();
+            attrs.insert(at.index(attrs.len() + 1), (zoom_attribute, b"1234567890123456789\0".to_vec()));
+            let message = crate::classify::stun::tests::build(message_type, cookie, &attrs);
+            prop_assert!(is_zoom_stun(&message));
+            for cut in 0..message.len() {
+                prop_assert!(!is_zoom_stun(&message[..cut]), "cut {}", cut);
+            }
+            let without = crate::classify::stun::tests::build(message_type, cookie, &others);
+            prop_assert!(!is_zoom_stun(&without));
+        }
+
         #[test]
         fn generated_media_round_trips(
             kind in any_kind(),

@@ -12,6 +12,19 @@
 //!
 //! The rule that decided is kept as evidence ([`Orientation`]). The table is generic over the
 //! per-flow state `S` of later stages, so this stage knows nothing about them.
+//!
+//! # Bounded size
+//!
+//! The table holds at most [`FlowTable::max_flows`] flows ([`DEFAULT_MAX_FLOWS`] unless the
+//! caller chooses; `--max-flows`). A new flow that would exceed it first evicts the least
+//! recently seen flows (those whose last packet is earliest in the capture), a batch of
+//! [`EVICTION_BATCH_DIVISOR`]th of the cap at a time so that the cost of an eviction pass
+//! (one sweep over the table and a rebuilt index) is spread over many new flows. Evicted
+//! flows are not dropped: the caller takes them ([`FlowTable::take_evicted`]) to finish and
+//! report them, and [`FlowTable::evicted`] counts them. A later packet of an evicted 5-tuple
+//! starts a new flow. On the per-packet path the cap costs one store per packet (the latest
+//! packet number) and one comparison per new flow; the eviction pass itself, past the cap,
+//! costs about one move of a flow and one index insertion per live flow per batch.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -94,6 +107,18 @@ impl FlowKey {
     }
 }
 
+/// Flows the table holds at once unless the caller sets another cap. A flow's entry is about
+/// 1.1 KB when the later stages' state is `FlowClass` (the flow, its share of the vector and
+/// its index entry; docs/robustness.md), so a full table is about 1.1 GB of typical flows.
+/// That is far above what real captures keep live (the benchmark's flow-dense file has about
+/// 104,000 flows in all), so only hostile or very long captures reach it.
+pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
+
+/// When the table is full, the least recently seen `max_flows / EVICTION_BATCH_DIVISOR` flows
+/// (at least one) are evicted together: one pass over the table per batch, so each new flow
+/// pays for about this many flows' worth of the pass.
+pub const EVICTION_BATCH_DIVISOR: usize = 8;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     pub packets: u64,
@@ -114,6 +139,9 @@ pub struct Flow<S> {
     pub last_seen: Timestamp,
     /// Number of the packet that opened the flow.
     pub first_packet: u64,
+    /// Number of the flow's latest packet: what "least recently seen" means when the table is
+    /// full (packet numbers only grow, unlike capture clocks).
+    pub last_packet: u64,
     pub state: S,
 }
 
@@ -132,19 +160,49 @@ pub struct FlowTable<S> {
     flows: Vec<Flow<S>>,
     /// Flows ever created: the next flow's `number`.
     created: usize,
+    /// At most this many flows are live at once (at least 1).
+    max_flows: usize,
+    /// Flows evicted because the table was full, in eviction order, until the caller takes them.
+    evicted_flows: Vec<Flow<S>>,
+    /// Flows evicted because the table was full, ever.
+    evicted: usize,
 }
 
 impl<S> Default for FlowTable<S> {
     fn default() -> Self {
-        FlowTable {
-            index: HashMap::default(),
-            flows: Vec::new(),
-            created: 0,
-        }
+        FlowTable::with_max_flows(DEFAULT_MAX_FLOWS)
     }
 }
 
 impl<S> FlowTable<S> {
+    /// An empty table that holds at most `max_flows` flows (0 counts as 1).
+    pub fn with_max_flows(max_flows: usize) -> Self {
+        FlowTable {
+            index: HashMap::default(),
+            flows: Vec::new(),
+            created: 0,
+            max_flows: max_flows.max(1),
+            evicted_flows: Vec::new(),
+            evicted: 0,
+        }
+    }
+
+    /// The most flows the table holds at once.
+    pub fn max_flows(&self) -> usize {
+        self.max_flows
+    }
+
+    /// Flows evicted so far because the table was full (not those [`Self::evict_idle`] took).
+    pub fn evicted(&self) -> usize {
+        self.evicted
+    }
+
+    /// The flows evicted because the table was full since the last call, oldest flow number
+    /// first within each batch. Cheap when there are none (no allocation).
+    pub fn take_evicted(&mut self) -> Vec<Flow<S>> {
+        std::mem::take(&mut self.evicted_flows)
+    }
+
     /// Finds or creates the packet's flow, updates its counters, and returns it with the
     /// packet's direction. `new_state` builds the later stages' state for a new flow.
     pub fn observe(
@@ -158,6 +216,9 @@ impl<S> FlowTable<S> {
         let slot = match self.index.get(&key) {
             Some(&slot) => slot,
             None => {
+                if self.flows.len() >= self.max_flows {
+                    self.evict_least_recent();
+                }
                 let (client, server, orientation) = orient(packet);
                 let state = new_state(&client, &server, packet.transport);
                 self.flows.push(Flow {
@@ -170,6 +231,7 @@ impl<S> FlowTable<S> {
                     first_seen: time,
                     last_seen: time,
                     first_packet: number,
+                    last_packet: number,
                     state,
                 });
                 self.created += 1;
@@ -190,9 +252,47 @@ impl<S> FlowTable<S> {
         counters.bytes += u64::from(packet.ip_len);
         flow.last_seen = flow.last_seen.max(time);
         flow.first_seen = flow.first_seen.min(time);
+        flow.last_packet = number;
         (flow, direction)
     }
 
+    /// Makes room for a new flow: moves the least recently seen flows (by their latest packet
+    /// number, then by flow number, so the choice is deterministic) to `evicted_flows`.
+    #[cold]
+    fn evict_least_recent(&mut self) {
+        let count = (self.max_flows / EVICTION_BATCH_DIVISOR)
+            .max(1)
+            .min(self.flows.len());
+        if count == 0 {
+            return;
+        }
+        let mut recency: Vec<(u64, usize)> = self
+            .flows
+            .iter()
+            .map(|flow| (flow.last_packet, flow.number))
+            .collect();
+        let (_, &mut newest_evicted, _) = recency.select_nth_unstable(count - 1);
+        drop(recency);
+        // `extract_if` keeps the remaining flows in creation order, which `get_by_number`
+        // relies on.
+        let before = self.evicted_flows.len();
+        self.evicted_flows.extend(
+            self.flows
+                .extract_if(.., |flow| (flow.last_packet, flow.number) <= newest_evicted),
+        );
+        self.evicted += self.evicted_flows.len() - before;
+        self.rebuild_index();
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index.clear();
+        for (slot, flow) in self.flows.iter().enumerate() {
+            let key = FlowKey::of_endpoints(flow.transport, flow.client, flow.server);
+            self.index.insert(key, slot);
+        }
+    }
+
+    /// Live flows (evicted ones not included).
     pub fn len(&self) -> usize {
         self.flows.len()
     }
@@ -201,7 +301,12 @@ impl<S> FlowTable<S> {
         self.flows.is_empty()
     }
 
-    pub fn into_flows(self) -> Vec<Flow<S>> {
+    /// The live flows, and the evicted ones the caller has not taken, in creation order.
+    pub fn into_flows(mut self) -> Vec<Flow<S>> {
+        if !self.evicted_flows.is_empty() {
+            self.flows.append(&mut self.evicted_flows);
+            self.flows.sort_unstable_by_key(|flow| flow.number);
+        }
         self.flows
     }
 
@@ -232,11 +337,7 @@ impl<S> FlowTable<S> {
             .into_iter()
             .partition(is_idle);
         self.flows = live;
-        self.index.clear();
-        for (slot, flow) in self.flows.iter().enumerate() {
-            let key = FlowKey::of_endpoints(flow.transport, flow.client, flow.server);
-            self.index.insert(key, slot);
-        }
+        self.rebuild_index();
         idle
     }
 }

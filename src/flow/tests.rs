@@ -198,3 +198,148 @@ fn endpoint_display_brackets_ipv6() {
     };
     assert_eq!(v4.to_string(), "1.2.3.4:80");
 }
+
+// ---------------------------------------------------------------- the flow cap
+
+/// A UDP packet of flow `i`: client 10.0.x.y:40000+ to a public server on 443.
+fn flow_packet(i: u32) -> DecodedPacket<'static> {
+    let [_, _, b, c] = i.to_be_bytes();
+    udp(
+        (ip(10, 0, b, c), 40_000 + (i % 20_000) as u16),
+        (ip(203, 0, 113, 7), 443),
+    )
+}
+
+fn observe_number(table: &mut FlowTable<u32>, packet: &DecodedPacket<'_>, n: u64) -> usize {
+    let (flow, _) = table.observe(packet, n, t(n as i64), |_, _, _| n as u32);
+    flow.number
+}
+
+/// The index and the flow vector agree: every live flow is found by its key, at its slot.
+fn assert_index_consistent<S>(table: &FlowTable<S>) {
+    assert_eq!(table.index.len(), table.flows.len());
+    for (slot, flow) in table.flows.iter().enumerate() {
+        let key = FlowKey::of_endpoints(flow.transport, flow.client, flow.server);
+        assert_eq!(table.index.get(&key), Some(&slot));
+    }
+    assert!(
+        table.flows.windows(2).all(|w| w[0].number < w[1].number),
+        "creation order kept"
+    );
+}
+
+#[test]
+fn a_full_table_evicts_the_least_recently_seen_flow() {
+    let mut table = FlowTable::with_max_flows(4);
+    for i in 0..4 {
+        assert_eq!(
+            observe_number(&mut table, &flow_packet(i), u64::from(i) + 1),
+            i as usize
+        );
+    }
+    // Flow 0 speaks again, so flow 1 is now the least recently seen.
+    assert_eq!(observe_number(&mut table, &flow_packet(0), 5), 0);
+    assert!(table.take_evicted().is_empty());
+    assert_eq!(table.evicted(), 0);
+
+    assert_eq!(observe_number(&mut table, &flow_packet(4), 6), 4);
+    assert_eq!(table.len(), 4);
+    assert_eq!(table.evicted(), 1);
+    let evicted = table.take_evicted();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!(evicted[0].number, 1);
+    assert_eq!(evicted[0].state, 2, "the flow keeps its state");
+    assert_eq!((evicted[0].first_packet, evicted[0].last_packet), (2, 2));
+    assert!(table.take_evicted().is_empty(), "taken once");
+    assert_index_consistent(&table);
+
+    // Flows that stayed keep their number and state; an evicted 5-tuple starts a new flow.
+    assert_eq!(observe_number(&mut table, &flow_packet(0), 7), 0);
+    assert_eq!(table.get_by_number(3).map(|f| f.state), Some(4));
+    assert!(table.get_by_number(1).is_none());
+    assert_eq!(observe_number(&mut table, &flow_packet(1), 8), 5);
+    assert_eq!(table.created(), 6);
+    assert_eq!(table.evicted(), 2, "flow 2 made room for it");
+    assert_eq!(table.take_evicted()[0].number, 2);
+    assert_index_consistent(&table);
+}
+
+#[test]
+fn the_table_never_holds_more_than_its_cap() {
+    const CAP: usize = 64;
+    let mut table = FlowTable::with_max_flows(CAP);
+    let mut taken = Vec::new();
+    // Ten thousand flows, one packet each, with every tenth packet going to flow 0, which
+    // therefore is never the least recently seen.
+    let mut n = 0;
+    for i in 0..10_000 {
+        n += 1;
+        observe_number(&mut table, &flow_packet(i), n);
+        if i % 10 == 0 {
+            n += 1;
+            assert_eq!(observe_number(&mut table, &flow_packet(0), n), 0);
+        }
+        assert!(table.len() <= CAP);
+        if i % 1000 == 0 {
+            taken.extend(table.take_evicted().into_iter().map(|f| f.number));
+        }
+    }
+    assert!(table.index.len() <= CAP && table.flows.capacity() < 2 * CAP + 8);
+    assert_index_consistent(&table);
+    assert_eq!(table.created(), 10_000);
+    assert_eq!(table.evicted(), 10_000 - table.len());
+    assert!(table.get_by_number(0).is_some(), "the busy flow stays");
+
+    // Evicted flows not taken yet come back with the live ones, in creation order: every flow
+    // ever created exactly once.
+    let rest: Vec<usize> = table.into_flows().into_iter().map(|f| f.number).collect();
+    assert!(rest.windows(2).all(|w| w[0] < w[1]));
+    taken.extend(rest);
+    taken.sort_unstable();
+    assert_eq!(taken, (0..10_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn evictions_come_in_batches_of_an_eighth_of_the_cap() {
+    let mut table = FlowTable::with_max_flows(80);
+    for i in 0..81 {
+        observe_number(&mut table, &flow_packet(i), u64::from(i) + 1);
+    }
+    // The 81st flow found the table full: the ten least recently seen made room.
+    assert_eq!(table.evicted(), 80 / EVICTION_BATCH_DIVISOR);
+    let numbers: Vec<usize> = table.take_evicted().iter().map(|f| f.number).collect();
+    assert_eq!(numbers, (0..10).collect::<Vec<_>>());
+    assert_eq!(table.len(), 71);
+    assert_index_consistent(&table);
+}
+
+#[test]
+fn ties_in_recency_evict_the_older_flow_first() {
+    // Numbers need not grow (a caller may pass anything): the flow number breaks ties.
+    let mut table = FlowTable::with_max_flows(2);
+    observe_number(&mut table, &flow_packet(0), 7);
+    observe_number(&mut table, &flow_packet(1), 7);
+    observe_number(&mut table, &flow_packet(2), 7);
+    assert_eq!(table.take_evicted()[0].number, 0);
+}
+
+#[test]
+fn a_cap_of_zero_is_one_and_the_default_is_large() {
+    let mut table = FlowTable::with_max_flows(0);
+    assert_eq!(table.max_flows(), 1);
+    observe_number(&mut table, &flow_packet(0), 1);
+    observe_number(&mut table, &flow_packet(1), 2);
+    assert_eq!((table.len(), table.evicted()), (1, 1));
+    assert_eq!(FlowTable::<()>::default().max_flows(), DEFAULT_MAX_FLOWS);
+}
+
+#[test]
+fn idle_eviction_is_not_counted_as_cap_eviction() {
+    let mut table = FlowTable::with_max_flows(8);
+    observe_number(&mut table, &flow_packet(0), 1);
+    observe_number(&mut table, &flow_packet(1), 100);
+    let idle = table.evict_idle(t(100), 10);
+    assert_eq!(idle.len(), 1);
+    assert_eq!(table.evicted(), 0);
+    assert_index_consistent(&table);
+}

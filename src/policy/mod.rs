@@ -187,6 +187,12 @@ impl Policy {
         Policy::parse(&text, path, path.display().to_string())
     }
 
+    /// A policy from text already in memory; `name` stands for the file in error messages.
+    /// For callers that do not read a file (the fuzz targets).
+    pub fn from_text(text: &str, name: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(text, Path::new(name), name.to_string())
+    }
+
     fn parse(text: &str, path: &Path, source: String) -> Result<Policy, PolicyError> {
         schema::parse(text, source).map_err(|e| PolicyError {
             path: path.to_path_buf(),

@@ -360,3 +360,309 @@ fn findings_say_when_the_location_is_doubtful() {
         "{notes:?}"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Country entries as a policy may write them: codes in any case, and groups.
+    const ENTRIES: [&str; 14] = [
+        "CN",
+        "ru",
+        "By",
+        "IR",
+        "KP",
+        "US",
+        "de",
+        "GB",
+        "JP",
+        "@china",
+        "@sanctioned",
+        "@eu",
+        "@five-eyes",
+        "@EEA",
+    ];
+    const LEVELS: [&str; 6] = ["info", "low", "medium", "high", "critical", "off"];
+
+    #[derive(Debug, Clone)]
+    struct AllowSpec {
+        cidr: Option<(u32, u8)>,
+        asn: Option<u32>,
+        domain: Option<String>,
+        app: Option<String>,
+        rules: Vec<usize>,
+        reason: String,
+    }
+
+    /// A generated policy file: the one policy generator of these tests.
+    #[derive(Debug, Clone)]
+    struct PolicySpec {
+        restricted: Vec<usize>,
+        home: Option<Vec<usize>>,
+        vantage: Option<Result<usize, (i32, i32)>>,
+        severity: Vec<(usize, usize)>,
+        media_restricted: Option<Vec<usize>>,
+        app_scopes: Vec<(String, Vec<usize>)>,
+        allow: Vec<AllowSpec>,
+        networks: Vec<((u32, u8), String, usize)>,
+    }
+
+    fn list(entries: &[usize]) -> String {
+        let quoted: Vec<String> = entries
+            .iter()
+            .map(|&e| format!("{:?}", ENTRIES[e]))
+            .collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    fn prefix((address, len): (u32, u8)) -> String {
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        format!("{}/{len}", std::net::Ipv4Addr::from(address & mask))
+    }
+
+    fn countries(entries: &[usize]) -> BTreeSet<String> {
+        entries
+            .iter()
+            .flat_map(|&e| countries::expand(ENTRIES[e]).unwrap())
+            .collect()
+    }
+
+    impl PolicySpec {
+        fn text(&self) -> String {
+            let mut t = format!("restricted = {}\n", list(&self.restricted));
+            if let Some(home) = &self.home {
+                t.push_str(&format!("home = {}\n", list(home)));
+            }
+            match self.vantage {
+                Some(Ok(e)) => t.push_str(&format!("vantage = {:?}\n", &ENTRIES[e % 9])),
+                Some(Err((lat, lon))) => {
+                    t.push_str(&format!("vantage = {{ lat = {lat}.5, lon = {lon}.25 }}\n"))
+                }
+                None => {}
+            }
+            for (i, network) in self.networks.iter().enumerate() {
+                let _ = i;
+                t.push_str(&format!(
+                    "\n[[networks]]\ncidr = {:?}\nlabel = {:?}\ncountry = {:?}\n",
+                    prefix(network.0),
+                    network.1,
+                    ENTRIES[network.2 % 9]
+                ));
+            }
+            for entry in &self.allow {
+                t.push_str("\n[[allow]]\n");
+                if let Some(cidr) = entry.cidr {
+                    t.push_str(&format!("cidr = {:?}\n", prefix(cidr)));
+                }
+                if let Some(asn) = entry.asn {
+                    t.push_str(&format!("asn = {asn}\n"));
+                }
+                if let Some(domain) = &entry.domain {
+                    t.push_str(&format!("domain = {domain:?}\n"));
+                }
+                if let Some(app) = &entry.app {
+                    t.push_str(&format!("app = {app:?}\n"));
+                }
+                if !entry.rules.is_empty() {
+                    let ids: Vec<String> = entry
+                        .rules
+                        .iter()
+                        .map(|&r| format!("{:?}", RULES[r].id))
+                        .collect();
+                    t.push_str(&format!("rules = [{}]\n", ids.join(", ")));
+                }
+                t.push_str(&format!("reason = {:?}\n", entry.reason));
+            }
+            if !self.severity.is_empty() {
+                t.push_str("\n[severity]\n");
+                for &(rule, level) in &self.severity {
+                    t.push_str(&format!("{:?} = {:?}\n", RULES[rule].id, LEVELS[level]));
+                }
+            }
+            if let Some(media) = &self.media_restricted {
+                t.push_str(&format!(
+                    "\n[classes.media]\nrestricted = {}\n",
+                    list(media)
+                ));
+            }
+            for (app, entries) in &self.app_scopes {
+                t.push_str(&format!("\n[apps.{app}]\nhome = {}\n", list(entries)));
+            }
+            t
+        }
+    }
+
+    fn entries() -> impl Strategy<Value = Vec<usize>> {
+        proptest::collection::vec(0..ENTRIES.len(), 0..5)
+    }
+
+    fn any_policy() -> impl Strategy<Value = PolicySpec> {
+        let allow = (
+            proptest::option::of((any::<u32>(), 0u8..=32)),
+            proptest::option::of(1u32..),
+            proptest::option::of("[a-z0-9]{1,10}\\.[a-z]{2,5}\\.?"),
+            proptest::option::of("[a-z][a-z0-9-]{0,10}"),
+            proptest::collection::vec(0..RULES.len(), 0..3),
+            "[A-Za-z][A-Za-z0-9 ,.]{0,30}",
+        )
+            .prop_filter("an entry matches something", |a| {
+                a.0.is_some() || a.1.is_some() || a.2.is_some() || a.3.is_some()
+            })
+            .prop_map(|(cidr, asn, domain, app, rules, reason)| AllowSpec {
+                cidr,
+                asn,
+                domain,
+                app,
+                rules,
+                reason,
+            });
+        (
+            entries(),
+            proptest::option::of(entries()),
+            proptest::option::of(prop_oneof![
+                (0usize..9).prop_map(Ok),
+                (-89i32..89, -179i32..179).prop_map(Err),
+            ]),
+            proptest::collection::btree_map(0..RULES.len(), 0..LEVELS.len(), 0..4),
+            proptest::option::of(entries()),
+            proptest::collection::btree_map("[a-z][a-z0-9_-]{0,8}", entries(), 0..3),
+            proptest::collection::vec(allow, 0..4),
+            proptest::collection::vec(
+                (
+                    (any::<u32>(), 0u8..=32),
+                    "[A-Za-z][A-Za-z ]{0,15}",
+                    0usize..9,
+                ),
+                0..3,
+            ),
+        )
+            .prop_map(
+                |(
+                    restricted,
+                    home,
+                    vantage,
+                    severity,
+                    media_restricted,
+                    app_scopes,
+                    allow,
+                    networks,
+                )| {
+                    PolicySpec {
+                        restricted,
+                        home,
+                        vantage,
+                        severity: severity.into_iter().collect(),
+                        media_restricted,
+                        app_scopes: app_scopes.into_iter().collect(),
+                        allow,
+                        networks,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        /// Any text: an error with a line and column inside the text, or a policy.
+        #[test]
+        fn arbitrary_text_never_panics(
+            head in prop::sample::select(vec!["", "restricted = [", "restricted = [\"CN\"]\n[[allow]]\n", "[severity]\n"]),
+            text in "\\PC{0,120}",
+        ) {
+            let text = format!("{head}{text}");
+            if let Err(error) = Policy::from_text(&text, "fuzz.toml") {
+                if let Some((line, column)) = error.position {
+                    prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+                    prop_assert!(column >= 1);
+                }
+            }
+        }
+
+    }
+
+    proptest! {
+        // A TOML parse per cut: fewer cases keep this test near a second.
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A policy built from arbitrary countries, groups, severities, allow entries,
+        /// networks, a vantage and class and app scopes reads back as built. Every prefix of
+        /// its text is an error placed inside the prefix, or a policy holding no more than the
+        /// whole one.
+        #[test]
+        fn generated_policy_round_trips_and_truncates(spec in any_policy()) {
+            let text = spec.text();
+            let policy = Policy::from_text(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            prop_assert_eq!(policy.scope.restricted.as_ref(), Some(&countries(&spec.restricted)));
+            prop_assert_eq!(policy.scope.home.clone(), spec.home.as_deref().map(countries));
+            let vantage = spec.vantage.map(|v| match v {
+                Ok(e) => Vantage::Country(ENTRIES[e].to_ascii_uppercase()),
+                Err((lat, lon)) => Vantage::Point {
+                    lat: format!("{lat}.5").parse().unwrap(),
+                    lon: format!("{lon}.25").parse().unwrap(),
+                },
+            });
+            prop_assert_eq!(&policy.vantage, &vantage);
+            let severity: BTreeMap<String, Option<Severity>> = spec
+                .severity
+                .iter()
+                .map(|&(rule, level)| {
+                    let level = Severity::parse_or_off(LEVELS[level]).unwrap();
+                    (RULES[rule].id.to_string(), level)
+                })
+                .collect();
+            prop_assert_eq!(&policy.scope.severity, &severity);
+            prop_assert_eq!(
+                policy.classes.get("media").map(|s| s.restricted.clone().unwrap()),
+                spec.media_restricted.as_deref().map(countries)
+            );
+            prop_assert_eq!(policy.apps.len(), spec.app_scopes.len());
+            for (app, entries) in &spec.app_scopes {
+                prop_assert_eq!(policy.apps[app].home.as_ref(), Some(&countries(entries)));
+            }
+            prop_assert_eq!(policy.allow.len(), spec.allow.len());
+            for (got, want) in policy.allow.iter().zip(&spec.allow) {
+                prop_assert_eq!(got.cidr.map(|c| c.to_string()), want.cidr.map(prefix));
+                prop_assert_eq!(got.asn, want.asn);
+                prop_assert_eq!(got.domain.clone(), want.domain.as_ref().map(|d| d.trim_end_matches('.').to_string()));
+                prop_assert_eq!(&got.app, &want.app);
+                let rules: Vec<String> = want.rules.iter().map(|&r| RULES[r].id.to_string()).collect();
+                prop_assert_eq!(&got.rules, &rules);
+                prop_assert_eq!(&got.reason, want.reason.trim());
+            }
+            prop_assert_eq!(policy.networks.len(), spec.networks.len());
+            for (got, want) in policy.networks.iter().zip(&spec.networks) {
+                prop_assert_eq!(got.cidr.to_string(), prefix(want.0));
+                prop_assert_eq!(&got.label, &want.1);
+                prop_assert_eq!(&got.country, &ENTRIES[want.2 % 9].to_ascii_uppercase());
+            }
+
+            // Cuts just before and after every line end, and a sample of those inside lines
+            // (a TOML parse per cut is too slow for all of them).
+            let cuts = (0..text.len()).filter(|&cut| {
+                cut % 23 == 0 || text.as_bytes()[cut.saturating_sub(1)..(cut + 1).min(text.len())].contains(&b'\n')
+            });
+            for cut in cuts {
+                let prefix_text = &text[..cut];
+                match Policy::from_text(prefix_text, "cut.toml") {
+                    Ok(partial) => {
+                        let within = |part: &Option<BTreeSet<String>>, whole: &Option<BTreeSet<String>>| {
+                            part.as_ref().is_none_or(|p| whole.as_ref().is_some_and(|w| p.is_subset(w)))
+                        };
+                        prop_assert!(within(&partial.scope.restricted, &policy.scope.restricted));
+                        prop_assert!(within(&partial.scope.home, &policy.scope.home));
+                        prop_assert!(partial.allow.len() <= policy.allow.len());
+                        prop_assert!(partial.networks.len() <= policy.networks.len());
+                        prop_assert!(partial.apps.len() <= policy.apps.len());
+                        for (rule, level) in &partial.scope.severity {
+                            prop_assert_eq!(policy.scope.severity.get(rule), Some(level));
+                        }
+                    }
+                    Err(error) => {
+                        if let Some((line, _)) = error.position {
+                            prop_assert!(line <= prefix_text.split('\n').count(), "cut {}: {}", cut, error);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

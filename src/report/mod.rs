@@ -11,6 +11,7 @@ mod json;
 mod jsonl;
 mod junit;
 mod markdown;
+pub mod redact;
 mod sarif;
 mod table;
 
@@ -145,6 +146,9 @@ pub struct Summary {
     /// Packets decoded down to a UDP or TCP payload.
     pub decoded: u64,
     pub flows: usize,
+    /// Flows finished early because a capture's flow table reached `--max-flows` (they are in
+    /// `flows`, as they stood when evicted).
+    pub evicted_flows: usize,
     pub malformed: u64,
     pub malformed_by_reason: Vec<MalformedCount>,
     pub skipped: BTreeMap<SkipReason, u64>,

@@ -96,9 +96,14 @@ impl Emitter for TableEmitter {
             }
         }
         let summary = &report.summary;
+        // Only a capture that filled its flow table (--max-flows) says so.
+        let evicted = match summary.evicted_flows {
+            0 => String::new(),
+            n => format!(" ({n} evicted at --max-flows)"),
+        };
         writeln!(
             out,
-            "{} packets in {} capture(s), {} flows, {} malformed, {} findings{}",
+            "{} packets in {} capture(s), {} flows{evicted}, {} malformed, {} findings{}",
             summary.packets,
             summary.captures,
             summary.flows,

@@ -4,11 +4,16 @@
 //! - `fixtures`: regenerates `fixtures/` (the bundled captures) from documented packet formats.
 //! - `accuracy`: measures callaudit's agreement with nDPI's results on a folder of captures.
 //! - `bench`: whole-process benchmarks against libpcap, ndpiReader and tshark (docs/performance.md).
+//! - `torture`: writes the torture corpus of broken captures (fixtures/README.md, "Torture corpus").
 
 mod accuracy;
 mod bench;
 mod fixtures;
 mod geoip;
+mod torture;
+
+// `torture.rs` reaches the capture writers as `super::capture`, here and in tests/torture/.
+use fixtures::capture;
 
 use std::process::ExitCode;
 
@@ -23,10 +28,11 @@ fn main() -> ExitCode {
         "fixtures" => fixtures::run(rest),
         "accuracy" => accuracy::run(rest),
         "bench" => bench::run(rest),
+        "torture" => torture::run(rest),
         // Used by `bench` to measure one program's wall time and peak memory.
         "measure" => bench::measure(rest),
         _ => {
-            eprintln!("usage: cargo xtask <geoip|fixtures|accuracy|bench> [options]");
+            eprintln!("usage: cargo xtask <geoip|fixtures|accuracy|bench|torture> [options]");
             return ExitCode::from(2);
         }
     };
