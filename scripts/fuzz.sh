@@ -24,12 +24,14 @@ run_one() {
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target-" \
         >"fuzz/logs/$target.log" 2>&1
     local code=$?
-    local runs cov corpus
+    # libFuzzer's last status line: "#RUNS DONE cov: EDGES ft: FEATURES corp: N/SIZE ... rss: MB".
+    local final runs cov rss
+    final=$(grep -E '^#[0-9]+[[:space:]]+DONE' "fuzz/logs/$target.log" | tail -n 1)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz/logs/$target.log")
-    cov=$(grep -o 'cov: [0-9]*' "fuzz/logs/$target.log" | tail -n 1 | cut -d' ' -f2)
-    corpus=$(ls "fuzz/corpus/$target" | wc -l)
+    cov=$(grep -o 'cov: [0-9]*' <<<"$final" | cut -d' ' -f2)
+    rss=$(grep -o 'rss: [0-9]*Mb' <<<"$final" | cut -d' ' -f2)
     if [ "$code" -eq 0 ]; then
-        printf 'fuzz %-13s ok    %10s runs  %6s edges  %5s inputs\n' "$target" "$runs" "$cov" "$corpus"
+        printf 'fuzz %-13s ok  %11s runs  %5s edges  %6s peak\n' "$target" "$runs" "$cov" "$rss"
     else
         printf 'fuzz %-13s FAIL  (exit %s) see fuzz/logs/%s.log\n' "$target" "$code" "$target"
         grep -E 'panicked|ERROR|SUMMARY|Test unit written' "fuzz/logs/$target.log" | head -n 5

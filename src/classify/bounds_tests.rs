@@ -4,55 +4,13 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::tests::{at, datagram, segment};
 use super::*;
-use crate::decode::TcpSegment;
-
-fn at(number: u64) -> PacketRef {
-    PacketRef {
-        number,
-        time: Timestamp {
-            secs: 1_700_000_000,
-            micros: 0,
-        },
-    }
-}
 
 fn endpoint(ip: [u8; 4], port: u16) -> Endpoint {
     Endpoint {
         ip: IpAddr::V4(Ipv4Addr::from(ip)),
         port,
-    }
-}
-
-fn datagram<'a>(from: Endpoint, to: Endpoint, payload: &'a [u8]) -> DecodedPacket<'a> {
-    DecodedPacket {
-        src: from.ip,
-        dst: to.ip,
-        src_port: from.port,
-        dst_port: to.port,
-        transport: Transport::Udp,
-        tcp: None,
-        payload,
-        ip_len: 28 + payload.len() as u32,
-    }
-}
-
-fn segment<'a>(
-    from: Endpoint,
-    to: Endpoint,
-    sequence: u32,
-    payload: &'a [u8],
-) -> DecodedPacket<'a> {
-    DecodedPacket {
-        transport: Transport::Tcp,
-        tcp: Some(TcpSegment {
-            sequence,
-            syn: false,
-            ack: true,
-            fin: false,
-            rst: false,
-        }),
-        ..datagram(from, to, payload)
     }
 }
 
@@ -166,7 +124,7 @@ fn a_tls_flow_through_the_classifier_stays_within_its_buffers() {
         let role = classifier.classify(
             &mut flow,
             Direction::ToClient,
-            &segment(server, client, sequence, &record),
+            &segment(server, client, sequence, false, &record),
             at(i + 1),
         );
         assert_eq!(role, Role::KeyExchange);
@@ -206,7 +164,7 @@ fn the_reassembly_budget_caps_the_sum_over_flows() {
         let role = classifier.classify(
             &mut flow,
             Direction::ToClient,
-            &segment(server, client, 1, &record),
+            &segment(server, client, 1, false, &record),
             at(u64::from(i) + 1),
         );
         assert_eq!(role, Role::KeyExchange, "flow {i}");

@@ -28,7 +28,7 @@ fn endpoint(ip: &str, port: u16) -> Endpoint {
     }
 }
 
-fn at(number: u64) -> PacketRef {
+pub(super) fn at(number: u64) -> PacketRef {
     PacketRef {
         number,
         time: Timestamp {
@@ -38,7 +38,7 @@ fn at(number: u64) -> PacketRef {
     }
 }
 
-fn datagram<'a>(from: Endpoint, to: Endpoint, payload: &'a [u8]) -> DecodedPacket<'a> {
+pub(super) fn datagram<'a>(from: Endpoint, to: Endpoint, payload: &'a [u8]) -> DecodedPacket<'a> {
     DecodedPacket {
         src: from.ip,
         dst: to.ip,
@@ -51,7 +51,7 @@ fn datagram<'a>(from: Endpoint, to: Endpoint, payload: &'a [u8]) -> DecodedPacke
     }
 }
 
-fn segment<'a>(
+pub(super) fn segment<'a>(
     from: Endpoint,
     to: Endpoint,
     sequence: u32,
