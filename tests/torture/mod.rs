@@ -462,9 +462,15 @@ fn run_measured(args: &[OsString]) -> Measured {
     }
 }
 
-/// VmHWM, the process's peak resident set so far, in KiB (Linux).
+/// VmHWM, the process's peak resident set so far, in KiB (Linux), once the process is
+/// callaudit. `spawn` can return before the child has called exec; a sample taken then is the
+/// test binary's (its thread's name, and once in a while, under load, 81 MB of its memory).
 fn high_water_kb(status: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(status).ok()?;
+    let name = text.lines().find_map(|l| l.strip_prefix("Name:"))?;
+    if name.trim() != "callaudit" {
+        return None;
+    }
     let line = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
     line.trim().trim_end_matches("kB").trim().parse().ok()
 }
