@@ -242,16 +242,9 @@ impl Formatter for Pretty {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Auditor;
-    use crate::classify::app::AppCatalog;
-    use crate::geo::GeoDb;
 
     /// A real report: every fixture capture audited with the embedded data.
     fn fixtures_report() -> Report {
-        let geo = GeoDb::embedded().unwrap();
-        let policy = Policy::builtin().unwrap();
-        let catalog = AppCatalog::embedded().unwrap();
-        let mut auditor = Auditor::new(&geo, &policy, &catalog);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -259,10 +252,7 @@ mod tests {
             .filter(|path| path.extension().is_some_and(|e| e == "pcap"))
             .collect();
         paths.sort();
-        for result in auditor.audit_files(&paths, None, 1) {
-            result.unwrap();
-        }
-        auditor.finish()
+        crate::report::testing::audit(&paths)
     }
 
     #[test]

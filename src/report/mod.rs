@@ -328,3 +328,25 @@ impl Report {
         self.findings.iter().map(|f| f.severity).max()
     }
 }
+
+/// What the emitters' and redaction's tests share.
+#[cfg(test)]
+mod testing {
+    use super::Report;
+    use crate::audit::Auditor;
+    use crate::classify::app::AppCatalog;
+    use crate::geo::GeoDb;
+    use crate::policy::Policy;
+
+    /// A real report: `paths` audited in order with the embedded data and the built-in policy.
+    pub(super) fn audit(paths: &[std::path::PathBuf]) -> Report {
+        let geo = GeoDb::embedded().unwrap();
+        let policy = Policy::builtin().unwrap();
+        let catalog = AppCatalog::embedded().unwrap();
+        let mut auditor = Auditor::new(&geo, &policy, &catalog);
+        for result in auditor.audit_files(paths, None, 1) {
+            result.unwrap();
+        }
+        auditor.finish()
+    }
+}

@@ -703,10 +703,6 @@ fn round_distances(text: &str, marker: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Auditor;
-    use crate::classify::app::AppCatalog;
-    use crate::geo::GeoDb;
-    use crate::policy::Policy;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -715,21 +711,13 @@ mod tests {
     /// The fixtures whose client is 192.168.1.20 (and fd00::20), audited with the embedded
     /// data, from their absolute paths.
     fn fixtures_report() -> Report {
-        let geo = GeoDb::embedded().unwrap();
-        let policy = Policy::builtin().unwrap();
-        let catalog = AppCatalog::embedded().unwrap();
-        let mut auditor = Auditor::new(&geo, &policy, &catalog);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let paths = [
+        crate::report::testing::audit(&[
             dir.join("citizenlab-zoom-2020.pcap"),
             dir.join("webrtc-call.pcap"),
             dir.join("sip-sdes-call.pcap"),
             dir.join("linktypes/raw-ipv6.pcap"),
-        ];
-        for result in auditor.audit_files(&paths, None, 1) {
-            result.unwrap();
-        }
-        auditor.finish()
+        ])
     }
 
     #[test]

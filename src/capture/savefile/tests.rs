@@ -79,32 +79,40 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// `value` in the byte order of a file written big- or little-endian.
+fn put_u32(out: &mut Vec<u8>, value: u32, big_endian: bool) {
+    out.extend_from_slice(&if big_endian {
+        value.to_be_bytes()
+    } else {
+        value.to_le_bytes()
+    });
+}
+
+fn put_u16(out: &mut Vec<u8>, value: u16, big_endian: bool) {
+    out.extend_from_slice(&if big_endian {
+        value.to_be_bytes()
+    } else {
+        value.to_le_bytes()
+    });
+}
+
+/// The classic magic number: microsecond or nanosecond timestamps.
+fn magic(nanoseconds: bool) -> u32 {
+    if nanoseconds {
+        0xa1b2_3c4d
+    } else {
+        0xa1b2_c3d4
+    }
+}
+
 /// The same file written big-endian, or with nanosecond timestamps.
 fn rewrite(bytes: &[u8], big_endian: bool, nanoseconds: bool) -> Vec<u8> {
     let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let put = |out: &mut Vec<u8>, v: u32| {
-        out.extend_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        })
-    };
+    let put = |out: &mut Vec<u8>, v: u32| put_u32(out, v, big_endian);
     let mut out = Vec::new();
-    put(
-        &mut out,
-        if nanoseconds {
-            0xa1b2_3c4d
-        } else {
-            0xa1b2_c3d4
-        },
-    );
+    put(&mut out, magic(nanoseconds));
     for pair in bytes[4..8].chunks(2) {
-        let v = u16::from_le_bytes([pair[0], pair[1]]);
-        out.extend_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        });
+        put_u16(&mut out, u16::from_le_bytes([pair[0], pair[1]]), big_endian);
     }
     for at in (8..24).step_by(4) {
         put(&mut out, word(&bytes[at..]));
@@ -315,28 +323,11 @@ struct FileSpec {
 
 impl FileSpec {
     fn bytes(&self) -> Vec<u8> {
-        let put = |out: &mut Vec<u8>, v: u32| {
-            out.extend_from_slice(&if self.big_endian {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            })
-        };
+        let put = |out: &mut Vec<u8>, v: u32| put_u32(out, v, self.big_endian);
         let mut out = Vec::new();
-        put(
-            &mut out,
-            if self.nanoseconds {
-                0xa1b2_3c4d
-            } else {
-                0xa1b2_c3d4
-            },
-        );
+        put(&mut out, magic(self.nanoseconds));
         for half in [2u16, 4] {
-            out.extend_from_slice(&if self.big_endian {
-                half.to_be_bytes()
-            } else {
-                half.to_le_bytes()
-            });
+            put_u16(&mut out, half, self.big_endian);
         }
         put(&mut out, 0); // thiszone
         put(&mut out, 0); // sigfigs
