@@ -53,8 +53,9 @@ pub struct Finisher<'a> {
     geo: &'a GeoDb,
     policy: &'a Policy,
     catalog: &'a AppCatalog,
-    /// Where each server address is: looked up once per address per thread.
-    places: HashMap<IpAddr, Place>,
+    /// Where each server address is: looked up once per address per thread. foldhash, seeded
+    /// at random per process like the flow index, because this is consulted for every flow.
+    places: HashMap<IpAddr, Place, foldhash::fast::RandomState>,
 }
 
 impl<'a> Auditor<'a> {
@@ -64,7 +65,7 @@ impl<'a> Auditor<'a> {
                 geo,
                 policy,
                 catalog,
-                places: HashMap::new(),
+                places: HashMap::default(),
             },
             report: Report {
                 schema_version: SCHEMA_VERSION,

@@ -423,7 +423,6 @@ fn output_targets(args: &AuditArgs) -> Result<Vec<(Format, Option<PathBuf>)>, St
         .collect()
 }
 
-/// Writes the report in `format` to `output`, or to standard output.
 /// `--jobs`, or the number of CPUs.
 fn jobs(args: &AuditArgs) -> usize {
     args.jobs

@@ -628,20 +628,25 @@ fn contains_word(text: &str, word: &str) -> bool {
 const PORT_NONE: u16 = 0;
 const PORT_SHARED: u16 = u16::MAX;
 
+/// A lookup from a catalog value to its app. foldhash rather than std's SipHash: STUN
+/// attributes and message types are looked up for every STUN message, and SipHash was most of
+/// that cost. Only the catalog's values are inserted, so traffic cannot crowd the table.
+type Lookup<K> = HashMap<K, AppId, foldhash::fast::RandomState>;
+
 /// Lookup structures, rebuilt after each merge.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    domains: HashMap<String, AppId>,
-    cert_exact: HashMap<String, AppId>,
-    cert_wildcard: HashMap<String, AppId>,
-    asns: HashMap<u32, AppId>,
-    stun_attributes: HashMap<u16, AppId>,
-    stun_message_types: HashMap<u16, AppId>,
+    domains: Lookup<String>,
+    cert_exact: Lookup<String>,
+    cert_wildcard: Lookup<String>,
+    asns: Lookup<u32>,
+    stun_attributes: Lookup<u16>,
+    stun_message_types: Lookup<u16>,
     /// Longest first.
     realms: Vec<(String, AppId)>,
     /// Longest first.
     software: Vec<(String, AppId)>,
-    framings: HashMap<String, AppId>,
+    framings: Lookup<String>,
     v4: IntervalTable,
     v6: IntervalTable,
     /// Per port: `PORT_NONE`, `PORT_SHARED`, or app index + 1.

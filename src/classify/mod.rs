@@ -405,7 +405,8 @@ impl FlowClass {
 /// fill as the capture is read.
 pub struct Classifier<'c> {
     catalog: &'c AppCatalog,
-    resolved: HashMap<IpAddr, Box<str>>,
+    /// foldhash (seeded at random per process): looked up for every new flow.
+    resolved: HashMap<IpAddr, Box<str>, foldhash::fast::RandomState>,
     /// DNS answers for new addresses ignored because `resolved` was full.
     resolved_dropped: u64,
     budget: ReassemblyBudget,
@@ -415,7 +416,7 @@ impl<'c> Classifier<'c> {
     pub fn new(catalog: &'c AppCatalog) -> Classifier<'c> {
         Classifier {
             catalog,
-            resolved: HashMap::new(),
+            resolved: HashMap::default(),
             resolved_dropped: 0,
             budget: ReassemblyBudget::new(MAX_REASSEMBLY_BYTES),
         }
