@@ -470,13 +470,19 @@ impl Classifier<'_> {
                     Some(rtp::MediaKind::Video) => flow.media_kinds.insert(MediaKind::Video),
                     None => {}
                 }
-                if let Some(stream) = flow.pending_rtp[d].take(header.ssrc) {
-                    flow.roles.add(Role::Media, stream.count, stream.first);
+                if let Some(pending) = &mut flow.pending_rtp {
+                    if let Some(stream) = pending[d].take(header.ssrc) {
+                        flow.roles.add(Role::Media, stream.count, stream.first);
+                    }
+                    if pending.iter().all(PendingRtp::is_empty) {
+                        flow.pending_rtp = None;
+                    }
                 }
                 Some(Role::Media)
             }
             rtp::RtpVerdict::Candidate => {
-                if let Some(stale) = flow.pending_rtp[d].add(header.ssrc, at) {
+                let pending = flow.pending_rtp.get_or_insert_with(Box::default);
+                if let Some(stale) = pending[d].add(header.ssrc, at) {
                     flow.roles.add(Role::Other, stale.count, stale.first);
                 }
                 None
@@ -551,6 +557,10 @@ impl PendingRtp {
             .iter_mut()
             .find(|slot| slot.is_some_and(|s| s.ssrc == ssrc))
             .and_then(Option::take)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
     }
 
     pub(super) fn drain(&mut self) -> impl Iterator<Item = PendingStream> + '_ {

@@ -367,7 +367,9 @@ pub struct FlowClass {
     /// parsed when it is not inside TLS, so any such keys are in clear).
     pub keys_in_clear: Option<PacketRef>,
     rtp: [rtp::RtpStreamTracker; 2],
-    pending_rtp: [PendingRtp; 2],
+    /// RTP candidates waiting for confirmation, per direction; boxed, and dropped once empty,
+    /// because they are needed only for a flow's first packets and were a third of its size.
+    pending_rtp: Option<Box<[PendingRtp; 2]>>,
     turn_seen: bool,
     zoom_port: bool,
     zoom_p2p: bool,
@@ -485,7 +487,7 @@ impl<'c> Classifier<'c> {
             rtt: rtt::RttTracker::default(),
             keys_in_clear: None,
             rtp: Default::default(),
-            pending_rtp: Default::default(),
+            pending_rtp: None,
             turn_seen: false,
             zoom_port: udp && (is_zoom_port(server.port) || is_zoom_port(client.port)),
             zoom_p2p: false,
@@ -546,7 +548,12 @@ impl<'c> Classifier<'c> {
     /// Settles one flow at the end of the capture: unconfirmed RTP candidates are `other`, and a
     /// flow without a hostname takes one from DNS answers seen after it started.
     pub fn finish(&self, flow: &mut FlowClass, server: &Endpoint) {
-        for pending in &mut flow.pending_rtp {
+        for pending in flow
+            .pending_rtp
+            .take()
+            .iter_mut()
+            .flat_map(|p| p.iter_mut())
+        {
             for stream in pending.drain() {
                 flow.roles.add(Role::Other, stream.count, stream.first);
             }
