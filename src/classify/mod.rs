@@ -548,13 +548,8 @@ impl<'c> Classifier<'c> {
     /// Settles one flow at the end of the capture: unconfirmed RTP candidates are `other`, and a
     /// flow without a hostname takes one from DNS answers seen after it started.
     pub fn finish(&self, flow: &mut FlowClass, server: &Endpoint) {
-        for pending in flow
-            .pending_rtp
-            .take()
-            .iter_mut()
-            .flat_map(|p| p.iter_mut())
-        {
-            for stream in pending.drain() {
+        if let Some(mut pending) = flow.pending_rtp.take() {
+            for stream in pending.iter_mut().flat_map(PendingRtp::drain) {
                 flow.roles.add(Role::Other, stream.count, stream.first);
             }
         }
