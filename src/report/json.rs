@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
-use serde_json::ser::{Formatter, Serializer};
 
+use super::pretty_json;
 use super::{CaptureSummary, Emitter, FindingReport, FlowReport, Report, Summary, Tool};
 use crate::geo::DatabaseInfo;
 use crate::policy::Policy;
@@ -29,17 +29,12 @@ const FLOWS_PER_SLICE: usize = 512;
 
 impl Emitter for JsonEmitter {
     fn emit(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        // serde_json writes token by token; through `dyn Write` each token is a virtual call,
-        // which made writing a large report cost as much as reading the capture. A concrete
-        // buffer here lets those writes inline into a copy.
+        // A concrete writer here, so that the serializer's writes are not virtual calls.
         let mut out = BufWriter::with_capacity(1 << 16, out);
         if self.threads > 1 && report.flows.len() >= PARALLEL_MIN_FLOWS {
             write_parallel(report, &mut out, self.threads, FLOWS_PER_SLICE)?;
         } else {
-            report.serialize(&mut Serializer::with_formatter(
-                &mut out,
-                Pretty::at_level(0),
-            ))?;
+            pretty_json::write(&mut out, report, 0)?;
         }
         writeln!(out)?;
         out.flush()
@@ -90,7 +85,8 @@ fn write_parallel(
             flows: &[],
             warnings: &report.warnings,
         };
-        let text = serde_json::to_vec_pretty(&shell)?;
+        let mut text = Vec::new();
+        pretty_json::write(&mut text, &shell, 0)?;
         // A literal newline only comes from the formatter (strings escape theirs), so this is
         // the top-level key and nothing inside a value.
         const EMPTY_FLOWS: &[u8] = b"\n  \"flows\": []";
@@ -139,8 +135,7 @@ fn render_flows(flows: &[FlowReport], first: bool) -> io::Result<Vec<u8>> {
     for (i, flow) in flows.iter().enumerate() {
         out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
         out.extend_from_slice(b"    ");
-        let mut serializer = Serializer::with_formatter(&mut out, Pretty::at_level(2));
-        flow.serialize(&mut serializer)?;
+        pretty_json::write(&mut out, flow, 2)?;
     }
     Ok(out)
 }
@@ -149,112 +144,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
-}
-
-/// serde_json's `PrettyFormatter` (two-space indent), starting at a given depth: the same
-/// bytes it would write for a value nested that deep.
-///
-/// It also writes each line break and its indent as one slice of [`BREAKS`] where serde_json's
-/// writes two spaces per level, one call each: a flow's report has about 200 keys, and those
-/// calls were a fifth of the time spent rendering it.
-struct Pretty {
-    level: usize,
-    has_value: bool,
-}
-
-/// A comma, a line break and enough indent for every level a report reaches; deeper levels
-/// (not in the report model, but possible in principle) add the rest two spaces at a time.
-const BREAKS: &[u8] = b",\n                                                                ";
-
-impl Pretty {
-    fn at_level(level: usize) -> Pretty {
-        Pretty {
-            level,
-            has_value: false,
-        }
-    }
-
-    /// A line break and the indent of the current level, after a comma unless `first`.
-    fn line<W: ?Sized + Write>(&self, writer: &mut W, first: bool) -> io::Result<()> {
-        let start = usize::from(first);
-        let indent = 2 * self.level;
-        match BREAKS.get(start..2 + indent) {
-            Some(bytes) => writer.write_all(bytes),
-            None => {
-                writer.write_all(&BREAKS[start..])?;
-                for _ in (BREAKS.len() - 2) / 2..self.level {
-                    writer.write_all(b"  ")?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn open<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        writer.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.level -= 1;
-        if self.has_value {
-            self.line(writer, true)?;
-        }
-        writer.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        self.line(writer, first)
-    }
-}
-
-impl Formatter for Pretty {
-    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.open(writer, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.close(writer, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.item(writer, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.open(writer, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.close(writer, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.item(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -290,28 +179,12 @@ mod tests {
     }
 
     #[test]
-    fn the_pretty_formatter_matches_serde_jsons_at_level_zero() {
-        // Deeper than `BREAKS` reaches, to check the indent past it.
-        let mut deep = serde_json::json!([1, {"g": "h"}]);
-        for _ in 0..40 {
-            deep = serde_json::json!({"k": deep, "l": [[], {}]});
-        }
-        let value = serde_json::json!({
-            "a": [1, [], {}, [2, {"b": null}], "x"],
-            "c": {"d": {"e": []}},
-            "f": {},
-            "deep": deep,
-        });
+    fn the_report_is_serde_jsons_pretty_output_byte_for_byte() {
+        let report = fixtures_report();
+        let mut expected = serde_json::to_vec_pretty(&report).unwrap();
+        expected.push(b'\n');
         let mut ours = Vec::new();
-        value
-            .serialize(&mut Serializer::with_formatter(
-                &mut ours,
-                Pretty::at_level(0),
-            ))
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            serde_json::to_string_pretty(&value).unwrap()
-        );
+        JsonEmitter { threads: 1 }.emit(&report, &mut ours).unwrap();
+        assert!(ours == expected);
     }
 }

@@ -11,6 +11,7 @@ mod json;
 mod jsonl;
 mod junit;
 mod markdown;
+mod pretty_json;
 pub mod redact;
 mod sarif;
 mod table;
