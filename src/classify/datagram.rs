@@ -220,9 +220,14 @@ impl Classifier<'_> {
         top_level: bool,
     ) -> Option<Role> {
         flow.protocols.insert(Protocol::Stun);
+        // Evidence strings are built only when they can win: most STUN packets of a flow
+        // repeat what its first ones proved, and formatting their evidence was a twentieth of the
+        // instructions on flow-dense traffic.
+        let attribute_wins =
+            |flow: &FlowClass| evidence::would_win(flow.app.as_ref(), EvidenceKind::StunAttribute);
         if zoom::is_zoom_stun(payload) {
             flow.protocols.insert(Protocol::Zoom);
-            if let Some(app) = self.framing_app("zoom") {
+            if let Some(app) = self.framing_app("zoom").filter(|_| attribute_wins(flow)) {
                 self.offer(
                     flow,
                     app,
@@ -232,7 +237,10 @@ impl Classifier<'_> {
                 );
             }
         }
-        if let Some(app) = self.catalog.match_stun_message_type(header.message_type) {
+        if let Some(app) = attribute_wins(flow)
+            .then(|| self.catalog.match_stun_message_type(header.message_type))
+            .flatten()
+        {
             let detail = format!("{} type 0x{:04x}", self.app_id(app), header.message_type);
             self.offer(
                 flow,
@@ -261,7 +269,10 @@ impl Classifier<'_> {
                     }
                 }
                 _ => {
-                    if let Some(app) = self.catalog.match_stun_attribute(attribute) {
+                    if let Some(app) = attribute_wins(flow)
+                        .then(|| self.catalog.match_stun_attribute(attribute))
+                        .flatten()
+                    {
                         let detail = format!("{} 0x{attribute:04x}", self.app_id(app));
                         self.offer(
                             flow,
@@ -288,6 +299,9 @@ impl Classifier<'_> {
 
     /// REALM or SOFTWARE text matched against the catalog.
     fn stun_text(&self, flow: &mut FlowClass, value: &[u8], kind: EvidenceKind, at: PacketRef) {
+        if !evidence::would_win(flow.app.as_ref(), kind) {
+            return;
+        }
         let Ok(text) = std::str::from_utf8(value) else {
             return;
         };
