@@ -32,11 +32,14 @@ struct Announcement {
     how: Announced,
 }
 
+/// Maps looked up a few times per flow: foldhash rather than SipHash, as for the flow table.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// `first_index` is the report index of the capture's flow number 0.
 pub(super) fn run(classifier: &Classifier<'_>, flows: &mut [Flow<FlowClass>], first_index: usize) {
-    let mut announced: HashMap<(IpAddr, u16), Announcement> = HashMap::new();
-    let mut attributed_servers: HashMap<IpAddr, usize> = HashMap::new();
-    let mut attributed_sockets: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    let mut announced: Map<(IpAddr, u16), Announcement> = Map::default();
+    let mut attributed_servers: Map<IpAddr, usize> = Map::default();
+    let mut attributed_sockets: Map<(IpAddr, u16), usize> = Map::default();
     for (index, flow) in flows.iter().enumerate() {
         for address in &flow.state.announced {
             announced
