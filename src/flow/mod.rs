@@ -152,8 +152,8 @@ fn ip_bits(ip: IpAddr) -> (u128, bool) {
 }
 
 /// Flows the table holds at once unless the caller sets another cap. A flow's entry is about
-/// 1.1 KB when the later stages' state is `FlowClass` (the flow, its share of the vector and
-/// its index entry; docs/robustness.md), so a full table is about 1.1 GB of typical flows.
+/// 0.8 KB when the later stages' state is `FlowClass` (the flow, its share of the vector and
+/// its index entry; docs/robustness.md), so a full table is about 0.8 GB of typical flows.
 /// That is far above what real captures keep live (the benchmark's flow-dense file has about
 /// 104,000 flows in all), so only hostile or very long captures reach it.
 pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
