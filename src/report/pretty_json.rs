@@ -15,6 +15,41 @@ use std::io::{self, Write};
 
 use serde::ser::{self, Serialize};
 
+/// `serialize_i8` … `serialize_u128` of a serializer, each handing its value to `$method`.
+macro_rules! integers {
+    ($method:ident) => {
+        integers!($method: serialize_i8 i8, serialize_i16 i16, serialize_i32 i32,
+            serialize_i64 i64, serialize_i128 i128, serialize_u8 u8, serialize_u16 u16,
+            serialize_u32 u32, serialize_u64 u64, serialize_u128 u128);
+    };
+    ($method:ident: $($name:ident $ty:ty),*) => {
+        $(
+            fn $name(self, value: $ty) -> Result<(), Error> {
+                self.$method(value)
+            }
+        )*
+    };
+}
+
+/// A compound written as a JSON array; they differ only in the name of their method.
+macro_rules! array_like {
+    ($trait:ident :: $method:ident) => {
+        impl<W: Write> ser::$trait for Compound<'_, W> {
+            type Ok = ();
+            type Error = Error;
+
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.element(value)
+            }
+
+            fn end(self) -> Result<(), Error> {
+                self.ser.close(b']');
+                Ok(())
+            }
+        }
+    };
+}
+
 /// Writes `value` as serde_json's pretty printer would at `level` levels of nesting (0 for a
 /// whole document).
 pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, level: usize) -> io::Result<()> {
@@ -143,6 +178,11 @@ impl<W: Write> Serializer<W> {
         self.buf
             .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
+
+    fn number(&mut self, value: impl itoa::Integer) -> Result<(), Error> {
+        self.integer(value);
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -212,55 +252,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         Ok(())
     }
 
-    fn serialize_i8(self, value: i8) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_i128(self, value: i128) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
-
-    fn serialize_u128(self, value: u128) -> Result<(), Error> {
-        self.integer(value);
-        Ok(())
-    }
+    integers!(number);
 
     fn serialize_f32(self, value: f32) -> Result<(), Error> {
         if value.is_finite() {
@@ -438,47 +430,9 @@ impl<W: Write> Compound<'_, W> {
     }
 }
 
-impl<W: Write> ser::SerializeSeq for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.ser.close(b']');
-        Ok(())
-    }
-}
-
-impl<W: Write> ser::SerializeTuple for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.ser.close(b']');
-        Ok(())
-    }
-}
-
-impl<W: Write> ser::SerializeTupleStruct for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.ser.close(b']');
-        Ok(())
-    }
-}
+array_like!(SerializeSeq::serialize_element);
+array_like!(SerializeTuple::serialize_element);
+array_like!(SerializeTupleStruct::serialize_field);
 
 impl<W: Write> ser::SerializeTupleVariant for Compound<'_, W> {
     type Ok = ();
@@ -617,45 +571,7 @@ impl<W: Write> ser::Serializer for MapKey<'_, W> {
         Ok(())
     }
 
-    fn serialize_i8(self, value: i8) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_i128(self, value: i128) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
-
-    fn serialize_u128(self, value: u128) -> Result<(), Error> {
-        self.quoted_integer(value)
-    }
+    integers!(quoted_integer);
 
     fn serialize_f32(self, value: f32) -> Result<(), Error> {
         if !value.is_finite() {
