@@ -86,7 +86,7 @@ fn write_parallel(
             warnings: &report.warnings,
         };
         let mut text = Vec::new();
-        pretty_json::write(&mut text, &shell, 0)?;
+        pretty_json::append(&mut text, &shell, 0)?;
         // A literal newline only comes from the formatter (strings escape theirs), so this is
         // the top-level key and nothing inside a value.
         const EMPTY_FLOWS: &[u8] = b"\n  \"flows\": []";
@@ -135,7 +135,7 @@ fn render_flows(flows: &[FlowReport], first: bool) -> io::Result<Vec<u8>> {
     for (i, flow) in flows.iter().enumerate() {
         out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
         out.extend_from_slice(b"    ");
-        pretty_json::write(&mut out, flow, 2)?;
+        pretty_json::append(&mut out, flow, 2)?;
     }
     Ok(out)
 }

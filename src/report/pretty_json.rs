@@ -56,6 +56,7 @@ pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, level: usize) -
     let mut serializer = Serializer {
         out,
         buf: Vec::with_capacity(FLUSH_AT + 4096),
+        flush_at: FLUSH_AT,
         level,
         has_value: false,
     };
@@ -63,7 +64,22 @@ pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, level: usize) -
     serializer.flush()
 }
 
-/// The buffer goes to the writer once it holds this much.
+/// Appends `value` to `buf` as [`write`] would write it, without a buffer of its own: for
+/// rendering many small values into one piece.
+pub fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T, level: usize) -> io::Result<()> {
+    let mut serializer = Serializer {
+        out: io::sink(),
+        buf: std::mem::take(buf),
+        flush_at: usize::MAX,
+        level,
+        has_value: false,
+    };
+    let result = value.serialize(&mut serializer).map_err(Error::into_io);
+    *buf = serializer.buf;
+    result
+}
+
+/// [`write`]'s buffer goes to the writer once it holds this much.
 const FLUSH_AT: usize = 1 << 16;
 
 /// A comma, a line break and enough indent for every level a report reaches; deeper levels add
@@ -73,6 +89,8 @@ const BREAKS: &[u8] = b",\n                                                     
 pub struct Serializer<W> {
     out: W,
     buf: Vec<u8>,
+    /// `buf` goes to `out` once it holds this much.
+    flush_at: usize,
     /// Nesting depth: the indent is two spaces per level.
     level: usize,
     /// Whether the innermost open array or object has had a value (serde_json's flag).
@@ -87,7 +105,7 @@ impl<W: Write> Serializer<W> {
     }
 
     fn flush_if_full(&mut self) -> Result<(), Error> {
-        if self.buf.len() >= FLUSH_AT {
+        if self.buf.len() >= self.flush_at {
             self.flush().map_err(Error::Io)?;
         }
         Ok(())
@@ -766,6 +784,17 @@ mod tests {
         assert_eq!(ours(&value), serde_json::to_string_pretty(&value).unwrap());
         let empty: (Vec<u8>, BTreeMap<String, u8>, Option<()>) = (vec![], BTreeMap::new(), None);
         assert_eq!(ours(&empty), serde_json::to_string_pretty(&empty).unwrap());
+    }
+
+    #[test]
+    fn appending_writes_the_same_bytes_after_what_is_there() {
+        let value = sample("x".repeat(70_000), 2.5, 1.0, 7);
+        let mut buf = b"prefix".to_vec();
+        super::append(&mut buf, &value, 0).unwrap();
+        assert_eq!(
+            buf,
+            [b"prefix".as_slice(), ours(&value).as_bytes()].concat()
+        );
     }
 
     #[test]
