@@ -29,7 +29,7 @@
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use hashbrown::HashTable;
+use index::FlowIndex;
 
 use serde::Serialize;
 
@@ -225,11 +225,9 @@ impl<S> Flow<S> {
 
 /// The live flows of one capture, in order of first appearance.
 pub struct FlowTable<S> {
-    /// The slots of `flows`, found by the hash of their [`FlowKey`]. An entry is only the slot
-    /// (4 bytes): the key is checked against the flow itself, which the packet needs next
-    /// anyway, so a lookup costs one cache miss (the flow) instead of two (a 64-byte key-and-slot
-    /// entry, then the flow). With 26,000 flows the index is about 130 KB and stays in cache.
-    index: HashTable<u32>,
+    /// The slots of `flows`, found by the hash of their [`FlowKey`] ([`index`]). An entry holds
+    /// no key: the key is checked against the flow itself, which the packet needs next anyway.
+    index: FlowIndex,
     /// foldhash rather than std's SipHash: the lookup runs for every packet and SipHash was a
     /// fifth of its cost. foldhash is seeded at random per process, so crafted traffic cannot
     /// aim for collisions any more than it can with SipHash's keys.
@@ -252,15 +250,15 @@ impl<S> Default for FlowTable<S> {
 }
 
 impl<S> FlowTable<S> {
-    /// An empty table that holds at most `max_flows` flows (0 counts as 1; above
-    /// `u32::MAX`, the index's slot width, counts as `u32::MAX`, far beyond any memory).
+    /// An empty table that holds at most `max_flows` flows (0 counts as 1; more than the
+    /// index's 32-bit slots can number counts as that many, far beyond any memory).
     pub fn with_max_flows(max_flows: usize) -> Self {
         FlowTable {
-            index: HashTable::new(),
+            index: FlowIndex::new(),
             hasher: foldhash::fast::RandomState::default(),
             flows: Vec::new(),
             created: 0,
-            max_flows: max_flows.clamp(1, u32::MAX as usize),
+            max_flows: max_flows.clamp(1, u32::MAX as usize - 1),
             evicted_flows: Vec::new(),
             evicted: 0,
         }
@@ -294,11 +292,8 @@ impl<S> FlowTable<S> {
         let hash = self.hasher.hash_one(FlowKey::of(packet));
         let flows = &self.flows;
         let mut direction = Direction::ToServer;
-        let found = self.index.find(hash, |&slot| {
-            match flows
-                .get(slot as usize)
-                .and_then(|flow| flow.direction_of(packet))
-            {
+        let found = self.index.find(hash, |slot| {
+            match flows.get(slot).and_then(|flow| flow.direction_of(packet)) {
                 Some(found) => {
                     direction = found;
                     true
@@ -307,7 +302,7 @@ impl<S> FlowTable<S> {
             }
         });
         let slot = match found {
-            Some(&slot) => slot as usize,
+            Some(slot) => slot,
             None => {
                 if self.flows.len() >= self.max_flows {
                     self.evict_least_recent();
@@ -388,14 +383,12 @@ impl<S> FlowTable<S> {
     fn index_slot(&mut self, slot: usize) {
         let flows = &self.flows;
         let hasher = &self.hasher;
-        // Growing the index rehashes every entry from its flow's key.
-        let rehash = |&slot: &u32| {
+        let hash_of = |slot: usize| {
             flows
-                .get(slot as usize)
+                .get(slot)
                 .map_or(0, |flow| hasher.hash_one(flow.key()))
         };
-        let hash = rehash(&(slot as u32));
-        self.index.insert_unique(hash, slot as u32, rehash);
+        self.index.insert(hash_of(slot), slot, hash_of);
     }
 
     /// Live flows (evicted ones not included).
@@ -524,6 +517,8 @@ pub fn is_local_scope(ip: IpAddr) -> bool {
         }
     }
 }
+
+mod index;
 
 #[cfg(test)]
 mod tests;

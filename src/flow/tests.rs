@@ -220,10 +220,10 @@ fn assert_index_consistent<S>(table: &FlowTable<S>) {
     assert_eq!(table.index.len(), table.flows.len());
     for (slot, flow) in table.flows.iter().enumerate() {
         let hash = table.hasher.hash_one(flow.key());
-        let found = table.index.find(hash, |&entry| {
-            table.flows[entry as usize].key() == flow.key()
-        });
-        assert_eq!(found, Some(&(slot as u32)));
+        let found = table
+            .index
+            .find(hash, |entry| table.flows[entry].key() == flow.key());
+        assert_eq!(found, Some(slot));
     }
     assert!(
         table.flows.windows(2).all(|w| w[0].number < w[1].number),

@@ -1,0 +1,115 @@
+//! The flow table's index: which slot of the flow vector holds the flow of a hash.
+//!
+//! One 8-byte entry per flow holds the slot and the top half of the flow key's hash, in an
+//! open-addressed array probed linearly and kept at most half full. A lookup reads one entry
+//! (usually one cache line), then the flow, whose key the caller checks. A general hash table
+//! keeps its control bytes and its entries apart, so a lookup that misses the cache waits for
+//! two lines, one after the other, before it can even reach the flow.
+//!
+//! Flows leave the table only all at once (eviction and idle expiry rebuild the index), so
+//! there is no deletion.
+
+pub struct FlowIndex {
+    /// `tag << 32 | (slot + 1)`, where `tag` is the hash's top 32 bits; 0 is an empty entry.
+    entries: Vec<u64>,
+    len: usize,
+}
+
+/// The smallest array allocated: 16 entries, two cache lines.
+const MIN_ENTRIES: usize = 16;
+
+impl FlowIndex {
+    pub fn new() -> FlowIndex {
+        FlowIndex {
+            entries: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.iter_mut().for_each(|entry| *entry = 0);
+        self.len = 0;
+    }
+
+    /// The first slot under `hash` for which `is_match` holds.
+    pub fn find(&self, hash: u64, mut is_match: impl FnMut(usize) -> bool) -> Option<usize> {
+        let mask = self.entries.len().checked_sub(1)?;
+        let tag = hash >> 32;
+        let mut at = hash as usize & mask;
+        loop {
+            let entry = *self.entries.get(at)?;
+            if entry == 0 {
+                return None;
+            }
+            if entry >> 32 == tag {
+                let slot = (entry as u32 - 1) as usize;
+                if is_match(slot) {
+                    return Some(slot);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds `slot` (below `u32::MAX`) under `hash`. `hash_of` gives the hash of any slot
+    /// already in the index, for when the array grows.
+    pub fn insert(&mut self, hash: u64, slot: usize, hash_of: impl Fn(usize) -> u64) {
+        if (self.len + 1) * 2 > self.entries.len() {
+            let entries = (self.entries.len() * 2).max(MIN_ENTRIES);
+            let old = std::mem::replace(&mut self.entries, vec![0; entries]);
+            for entry in old.into_iter().filter(|&entry| entry != 0) {
+                let slot = (entry as u32 - 1) as usize;
+                self.place(hash_of(slot), slot);
+            }
+        }
+        self.place(hash, slot);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, slot: usize) {
+        let mask = self.entries.len() - 1;
+        let mut at = hash as usize & mask;
+        // At most half full, so an empty entry is always found.
+        while self.entries[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.entries[at] = (hash >> 32) << 32 | (slot as u64 + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes that collide in their low bits and, for some, in their tags too.
+    fn hash(slot: usize) -> u64 {
+        ((slot as u64 % 7) << 32) | (slot as u64 % 3)
+    }
+
+    #[test]
+    fn every_slot_is_found_under_its_hash_through_growth_and_collisions() {
+        let mut index = FlowIndex::new();
+        for slot in 0..1000 {
+            index.insert(hash(slot), slot, hash);
+            assert_eq!(index.len(), slot + 1);
+        }
+        for slot in 0..1000 {
+            assert_eq!(index.find(hash(slot), |s| s == slot), Some(slot));
+        }
+        assert_eq!(index.find(hash(5), |s| s == 5000), None);
+        assert!(index.entries.len() >= 2000, "at most half full");
+        index.clear();
+        assert_eq!(index.len(), 0);
+        assert_eq!(index.find(hash(5), |_| true), None);
+    }
+
+    #[test]
+    fn an_empty_index_finds_nothing() {
+        assert_eq!(FlowIndex::new().find(42, |_| true), None);
+    }
+}
