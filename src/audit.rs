@@ -941,13 +941,29 @@ mod tests {
 
     use super::*;
 
+    /// The embedded GeoIP data, the built-in policy and the embedded app catalog.
+    fn embedded_data() -> (GeoDb, Policy, AppCatalog) {
+        (
+            GeoDb::embedded().unwrap(),
+            Policy::builtin().unwrap(),
+            AppCatalog::embedded().unwrap(),
+        )
+    }
+
+    fn captured(number: u64, time: Timestamp, data: &[u8]) -> CapturedPacket<'_> {
+        CapturedPacket {
+            number,
+            time,
+            data,
+            original_len: data.len() as u32,
+        }
+    }
+
     /// Many distinct server addresses: the place cache stops at its bound, and an address past
     /// it is still placed, only not cached.
     #[test]
     fn the_place_cache_stops_at_its_bound() {
-        let geo = GeoDb::embedded().unwrap();
-        let policy = Policy::builtin().unwrap();
-        let catalog = AppCatalog::embedded().unwrap();
+        let (geo, policy, catalog) = embedded_data();
         let auditor = Auditor::new(&geo, &policy, &catalog);
         let mut finisher = auditor.finisher.clone();
         let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x3400_0000 + i));
@@ -989,9 +1005,7 @@ mod tests {
     /// readers are freed at once, and the settled capture still reports every flow.
     #[test]
     fn a_full_session_retires_flows_and_still_reports_them() {
-        let geo = GeoDb::embedded().unwrap();
-        let policy = Policy::builtin().unwrap();
-        let catalog = AppCatalog::embedded().unwrap();
+        let (geo, policy, catalog) = embedded_data();
         let mut auditor = Auditor::new(&geo, &policy, &catalog);
         auditor.set_max_flows(2);
         let mut session = auditor.session(LinkType::IPV4);
@@ -1003,15 +1017,11 @@ mod tests {
             .map(|i| ipv4_packet(i % 2 == 0, 50_000 + i, &hello_start))
             .collect();
         for (n, data) in packets.iter().enumerate() {
-            let outcome = session.packet(&CapturedPacket {
-                number: n as u64 + 1,
-                time: Timestamp {
-                    secs: 1_700_000_000,
-                    micros: n as u32,
-                },
-                data,
-                original_len: data.len() as u32,
-            });
+            let time = Timestamp {
+                secs: 1_700_000_000,
+                micros: n as u32,
+            };
+            let outcome = session.packet(&captured(n as u64 + 1, time, data));
             assert!(outcome.is_some_and(|o| o.new_flow));
             assert!(session.table.len() <= 2);
         }
@@ -1044,9 +1054,7 @@ mod tests {
     /// reported together, in flow order, and only the latter count as still live.
     #[test]
     fn idle_flows_and_live_ones_settle_in_flow_order() {
-        let geo = GeoDb::embedded().unwrap();
-        let policy = Policy::builtin().unwrap();
-        let catalog = AppCatalog::embedded().unwrap();
+        let (geo, policy, catalog) = embedded_data();
         let mut auditor = Auditor::new(&geo, &policy, &catalog);
         let mut session = auditor.session(LinkType::IPV4);
         let t0 = 1_700_000_000;
@@ -1054,12 +1062,7 @@ mod tests {
         let mut send = |session: &mut Session<'_>, port: u16, secs: i64| {
             number += 1;
             let data = ipv4_packet(false, port, b"hello");
-            session.packet(&CapturedPacket {
-                number,
-                time: Timestamp { secs, micros: 0 },
-                data: &data,
-                original_len: data.len() as u32,
-            })
+            session.packet(&captured(number, Timestamp { secs, micros: 0 }, &data))
         };
         send(&mut session, 50_000, t0);
         send(&mut session, 50_001, t0);

@@ -237,9 +237,10 @@ impl Classifier<'_> {
                 );
             }
         }
-        if let Some(app) = attribute_wins(flow)
-            .then(|| self.catalog.match_stun_message_type(header.message_type))
-            .flatten()
+        if let Some(app) = self
+            .catalog
+            .match_stun_message_type(header.message_type)
+            .filter(|_| attribute_wins(flow))
         {
             let detail = format!("{} type 0x{:04x}", self.app_id(app), header.message_type);
             self.offer(
@@ -269,9 +270,10 @@ impl Classifier<'_> {
                     }
                 }
                 _ => {
-                    if let Some(app) = attribute_wins(flow)
-                        .then(|| self.catalog.match_stun_attribute(attribute))
-                        .flatten()
+                    if let Some(app) = self
+                        .catalog
+                        .match_stun_attribute(attribute)
+                        .filter(|_| attribute_wins(flow))
                     {
                         let detail = format!("{} 0x{attribute:04x}", self.app_id(app));
                         self.offer(

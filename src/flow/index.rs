@@ -32,7 +32,7 @@ impl FlowIndex {
     }
 
     pub fn clear(&mut self) {
-        self.entries.iter_mut().for_each(|entry| *entry = 0);
+        self.entries.fill(0);
         self.len = 0;
     }
 

@@ -6,7 +6,7 @@
 //! bytes are exactly those of the one-thread path (a test checks it).
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -28,9 +28,9 @@ const PARALLEL_MIN_FLOWS: usize = 2048;
 const FLOWS_PER_SLICE: usize = 512;
 
 impl Emitter for JsonEmitter {
-    fn emit(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        // A concrete writer here, so that the serializer's writes are not virtual calls.
-        let mut out = BufWriter::with_capacity(1 << 16, out);
+    fn emit(&self, report: &Report, mut out: &mut dyn Write) -> io::Result<()> {
+        // No buffer here: the serializer keeps its own, and the parallel path writes slices of
+        // a megabyte.
         if self.threads > 1 && report.flows.len() >= PARALLEL_MIN_FLOWS {
             write_parallel(report, &mut out, self.threads, FLOWS_PER_SLICE)?;
         } else {

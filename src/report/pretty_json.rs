@@ -31,22 +31,49 @@ macro_rules! integers {
     };
 }
 
-/// A compound written as a JSON array; they differ only in the name of their method.
+/// The compounds written as JSON arrays; they differ only in the name of their method.
 macro_rules! array_like {
-    ($trait:ident :: $method:ident) => {
-        impl<W: Write> ser::$trait for Compound<'_, W> {
-            type Ok = ();
-            type Error = Error;
+    ($($trait:ident :: $method:ident),*) => {
+        $(
+            impl<W: Write> ser::$trait for Compound<'_, W> {
+                type Ok = ();
+                type Error = Error;
 
-            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-                self.element(value)
-            }
+                fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                    self.element(value)
+                }
 
-            fn end(self) -> Result<(), Error> {
-                self.ser.close(b']');
-                Ok(())
+                fn end(self) -> Result<(), Error> {
+                    self.close(b']');
+                    Ok(())
+                }
             }
-        }
+        )*
+    };
+}
+
+/// The compounds written as JSON objects with fields named in the code.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {
+        $(
+            impl<W: Write> ser::$trait for Compound<'_, W> {
+                type Ok = ();
+                type Error = Error;
+
+                fn serialize_field<T: Serialize + ?Sized>(
+                    &mut self,
+                    key: &'static str,
+                    value: &T,
+                ) -> Result<(), Error> {
+                    self.field(key, value)
+                }
+
+                fn end(self) -> Result<(), Error> {
+                    self.close(b'}');
+                    Ok(())
+                }
+            }
+        )*
     };
 }
 
@@ -140,11 +167,21 @@ impl<W: Write> Serializer<W> {
         self.buf.push(bracket);
     }
 
-    /// An object's key, quoted, and the separator before its value.
-    fn key(&mut self, first: bool, key: &str) {
-        self.line(first);
-        self.string(key);
+    /// Opens the object that names a variant, up to its value.
+    fn variant(&mut self, name: &str) {
+        self.open(b'{');
+        self.line(true);
+        self.string(name);
         self.buf.extend_from_slice(b": ");
+    }
+
+    fn compound(&mut self, bracket: u8, variant: bool) -> Compound<'_, W> {
+        self.open(bracket);
+        Compound {
+            ser: self,
+            first: true,
+            variant,
+        }
     }
 
     /// A string with serde_json's escapes: `"`, `\`, and control characters (short forms for
@@ -201,6 +238,16 @@ impl<W: Write> Serializer<W> {
         self.integer(value);
         Ok(())
     }
+
+    /// A float as serde_json writes it: zmij's shortest form, or `null` when not finite.
+    fn float(&mut self, value: impl zmij::Float, finite: bool) {
+        if finite {
+            self.buf
+                .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
+        } else {
+            self.buf.extend_from_slice(b"null");
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -239,18 +286,16 @@ fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-fn float_key_must_be_finite() -> Error {
-    Error::Message("float key must be finite".into())
-}
-
 fn key_must_be_a_string() -> Error {
     Error::Message("key must be a string".into())
 }
 
-/// An array or object being written; `first` until its first element.
+/// An array or object being written; `first` until its first element. A variant's array or
+/// object (`{"Variant": [...]}`) also closes the object that names it.
 pub struct Compound<'a, W> {
     ser: &'a mut Serializer<W>,
     first: bool,
+    variant: bool,
 }
 
 impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
@@ -273,22 +318,12 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
     integers!(number);
 
     fn serialize_f32(self, value: f32) -> Result<(), Error> {
-        if value.is_finite() {
-            self.buf
-                .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-        } else {
-            self.buf.extend_from_slice(b"null");
-        }
+        self.float(value, value.is_finite());
         Ok(())
     }
 
     fn serialize_f64(self, value: f64) -> Result<(), Error> {
-        if value.is_finite() {
-            self.buf
-                .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-        } else {
-            self.buf.extend_from_slice(b"null");
-        }
+        self.float(value, value.is_finite());
         Ok(())
     }
 
@@ -353,8 +388,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.open(b'{');
-        self.key(true, variant);
+        self.variant(variant);
         value.serialize(&mut *self)?;
         self.has_value = true;
         self.close(b'}');
@@ -362,11 +396,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
-        self.open(b'[');
-        Ok(Compound {
-            ser: self,
-            first: true,
-        })
+        Ok(self.compound(b'[', false))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, W>, Error> {
@@ -386,19 +416,14 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Compound<'a, W>, Error> {
-        self.open(b'{');
-        self.key(true, variant);
-        self.serialize_seq(Some(len))
+        self.variant(variant);
+        Ok(self.compound(b'[', true))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
-        self.open(b'{');
-        Ok(Compound {
-            ser: self,
-            first: true,
-        })
+        Ok(self.compound(b'{', false))
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, W>, Error> {
@@ -410,18 +435,22 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Compound<'a, W>, Error> {
-        self.open(b'{');
-        self.key(true, variant);
-        self.serialize_map(Some(len))
+        self.variant(variant);
+        Ok(self.compound(b'{', true))
     }
 }
 
 impl<W: Write> Compound<'_, W> {
-    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+    /// The line break (and comma) before an element or key.
+    fn next_line(&mut self) {
         self.ser.line(self.first);
         self.first = false;
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.next_line();
         value.serialize(&mut *self.ser)?;
         self.ser.has_value = true;
         self.ser.flush_if_full()
@@ -430,8 +459,7 @@ impl<W: Write> Compound<'_, W> {
     fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
         // A field name is a Rust identifier (or a serde rename of one): nothing to escape.
         debug_assert!(!key.bytes().any(needs_escape));
-        self.ser.line(self.first);
-        self.first = false;
+        self.next_line();
         self.ser.buf.push(b'"');
         self.ser.buf.extend_from_slice(key.as_bytes());
         self.ser.buf.extend_from_slice(b"\": ");
@@ -440,39 +468,30 @@ impl<W: Write> Compound<'_, W> {
         Ok(())
     }
 
-    /// Closes a variant's inner array or object, then the object naming the variant.
-    fn end_variant(self, bracket: u8) {
+    /// Closes the array or object, and for a variant the object naming it.
+    fn close(self, bracket: u8) {
         self.ser.close(bracket);
-        self.ser.has_value = true;
-        self.ser.close(b'}');
+        if self.variant {
+            self.ser.has_value = true;
+            self.ser.close(b'}');
+        }
     }
 }
 
-array_like!(SerializeSeq::serialize_element);
-array_like!(SerializeTuple::serialize_element);
-array_like!(SerializeTupleStruct::serialize_field);
-
-impl<W: Write> ser::SerializeTupleVariant for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.end_variant(b']');
-        Ok(())
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 impl<W: Write> ser::SerializeMap for Compound<'_, W> {
     type Ok = ();
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        self.ser.line(self.first);
-        self.first = false;
+        self.next_line();
         key.serialize(MapKey {
             ser: &mut *self.ser,
         })?;
@@ -487,43 +506,7 @@ impl<W: Write> ser::SerializeMap for Compound<'_, W> {
     }
 
     fn end(self) -> Result<(), Error> {
-        self.ser.close(b'}');
-        Ok(())
-    }
-}
-
-impl<W: Write> ser::SerializeStruct for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.ser.close(b'}');
-        Ok(())
-    }
-}
-
-impl<W: Write> ser::SerializeStructVariant for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.end_variant(b'}');
+        self.close(b'}');
         Ok(())
     }
 }
@@ -538,6 +521,16 @@ impl<W: Write> MapKey<'_, W> {
     fn quoted_integer(self, value: impl itoa::Integer) -> Result<(), Error> {
         self.ser.buf.push(b'"');
         self.ser.integer(value);
+        self.ser.buf.push(b'"');
+        Ok(())
+    }
+
+    fn quoted_float(self, value: impl zmij::Float, finite: bool) -> Result<(), Error> {
+        if !finite {
+            return Err(Error::Message("float key must be finite".into()));
+        }
+        self.ser.buf.push(b'"');
+        self.ser.float(value, true);
         self.ser.buf.push(b'"');
         Ok(())
     }
@@ -592,27 +585,11 @@ impl<W: Write> ser::Serializer for MapKey<'_, W> {
     integers!(quoted_integer);
 
     fn serialize_f32(self, value: f32) -> Result<(), Error> {
-        if !value.is_finite() {
-            return Err(float_key_must_be_finite());
-        }
-        self.ser.buf.push(b'"');
-        self.ser
-            .buf
-            .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-        self.ser.buf.push(b'"');
-        Ok(())
+        self.quoted_float(value, value.is_finite())
     }
 
     fn serialize_f64(self, value: f64) -> Result<(), Error> {
-        if !value.is_finite() {
-            return Err(float_key_must_be_finite());
-        }
-        self.ser.buf.push(b'"');
-        self.ser
-            .buf
-            .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-        self.ser.buf.push(b'"');
-        Ok(())
+        self.quoted_float(value, value.is_finite())
     }
 
     fn serialize_bytes(self, _value: &[u8]) -> Result<(), Error> {
