@@ -287,6 +287,15 @@ impl Finisher<'_> {
         place
     }
 
+    /// The server's AS number, from the same cache as [`Finisher::place`] but without copying
+    /// the place out of it.
+    fn asn(&mut self, ip: IpAddr) -> Option<u32> {
+        match self.places.get(&ip) {
+            Some(place) => place.geo.asn,
+            None => self.place(ip).geo.asn,
+        }
+    }
+
     /// The flow's facts for the policy, and its findings.
     fn evaluate(
         &mut self,
@@ -747,7 +756,7 @@ impl<'c> Session<'c> {
         }
         for flow in &mut flows {
             self.classifier.finish(&mut flow.state, &flow.server);
-            if let Some(asn) = finisher.place(flow.server.ip).geo.asn {
+            if let Some(asn) = finisher.asn(flow.server.ip) {
                 self.classifier.attribute_by_asn(&mut flow.state, asn);
             }
         }

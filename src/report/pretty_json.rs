@@ -109,9 +109,15 @@ pub fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T, level: usize)
 /// [`write`]'s buffer goes to the writer once it holds this much.
 const FLUSH_AT: usize = 1 << 16;
 
-/// A comma, a line break and enough indent for every level a report reaches; deeper levels add
-/// the rest two spaces at a time.
-const BREAKS: &[u8] = b",\n                                                                ";
+/// A comma, a line break and enough indent for every level a report reaches (32); deeper
+/// levels add the rest two spaces at a time.
+const BREAKS: &[u8; 66] = b",\n                                                                ";
+
+/// [`BREAKS`] without the comma.
+const BREAK: &[u8; 65] = b"\n                                                                ";
+
+/// The deepest level [`BREAKS`] and [`BREAK`] indent.
+const BREAKS_LEVEL: usize = 32;
 
 pub struct Serializer<W> {
     out: W,
@@ -140,17 +146,30 @@ impl<W: Write> Serializer<W> {
 
     /// A line break and the indent of the current level, after a comma unless `first`.
     fn line(&mut self, first: bool) {
-        let start = usize::from(first);
-        let indent = 2 * self.level;
-        match BREAKS.get(start..2 + indent) {
-            Some(bytes) => self.buf.extend_from_slice(bytes),
-            None => {
-                self.buf.extend_from_slice(&BREAKS[start..]);
-                for _ in (BREAKS.len() - 2) / 2..self.level {
-                    self.buf.extend_from_slice(b"  ");
-                }
+        if self.level <= BREAKS_LEVEL {
+            let indent = 2 * self.level;
+            if first {
+                self.put_first(BREAK, 1 + indent);
+            } else {
+                self.put_first(BREAKS, 2 + indent);
+            }
+        } else {
+            self.buf
+                .extend_from_slice(if first { &BREAK[..] } else { &BREAKS[..] });
+            for _ in BREAKS_LEVEL..self.level {
+                self.buf.extend_from_slice(b"  ");
             }
         }
+    }
+
+    /// Appends the first `len` bytes of `bytes`. A line break is a few bytes and there are
+    /// millions of them in a big report: a copy of a size known when compiling (a couple of
+    /// vector moves) and a cut is much cheaper than a call to copy an exact length.
+    #[inline(always)]
+    fn put_first<const N: usize>(&mut self, bytes: &[u8; N], len: usize) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.buf.truncate(at + len);
     }
 
     fn open(&mut self, bracket: u8) {
