@@ -21,7 +21,7 @@ use crate::capture::{
     CaptureError, CapturedPacket, FileSource, LinkType, LiveStats, Process, Read, Timestamp,
 };
 use crate::classify::app::AppCatalog;
-use crate::classify::{Classifier, FlowClass, PacketRef, Protocol, Role};
+use crate::classify::{Classifier, FlowClass, HostnameSource, PacketRef, Protocol, Role};
 use crate::decode::{self, DecodeStats, Decoded};
 use crate::flow::{Direction, Flow, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::geo::{GeoDb, ServerGeo};
@@ -599,6 +599,7 @@ impl<'c> Session<'c> {
         let report = flow_report(
             self.place.capture,
             flow,
+            FlowTexts::copy(&flow.state),
             place,
             rtt_ms,
             plausible,
@@ -637,7 +638,7 @@ impl<'c> Session<'c> {
         }
         for mut flow in idle {
             self.classifier.finish(&mut flow.state, &flow.server);
-            let finished = self.finish_flow(&mut auditor.finisher, &flow);
+            let finished = self.finish_flow(&mut auditor.finisher, &mut flow);
             evicted.push(finished.report.clone());
             self.done.insert(flow.number, finished);
             // A finished flow gets no more packets: what was kept to announce it goes too.
@@ -659,12 +660,20 @@ impl<'c> Session<'c> {
         (self.packets, self.table.created())
     }
 
-    fn finish_flow(&mut self, finisher: &mut Finisher<'_>, flow: &Flow<FlowClass>) -> FinishedFlow {
+    /// The report and findings of a flow that gets no more packets. Its strings move into the
+    /// report.
+    fn finish_flow(
+        &mut self,
+        finisher: &mut Finisher<'_>,
+        flow: &mut Flow<FlowClass>,
+    ) -> FinishedFlow {
         let index = self.place.first_flow + flow.number;
         let (place, rtt_ms, plausible, findings) = finisher.evaluate(flow, index);
+        let texts = FlowTexts::take(&mut flow.state);
         let report = flow_report(
             self.place.capture,
             flow,
+            texts,
             place,
             rtt_ms,
             plausible,
@@ -689,8 +698,8 @@ impl<'c> Session<'c> {
         const SHRINK_EVERY: usize = 4096;
         let mut reports = Vec::with_capacity(flows.len());
         let mut findings = Vec::new();
-        while let Some(flow) = flows.pop() {
-            let finished = self.finish_flow(finisher, &flow);
+        while let Some(mut flow) = flows.pop() {
+            let finished = self.finish_flow(finisher, &mut flow);
             reports.push(finished.report);
             findings.extend(finished.findings.into_iter().rev());
             if flows.len().is_multiple_of(SHRINK_EVERY) {
@@ -808,9 +817,36 @@ struct Place {
     network: Option<String>,
 }
 
+/// The strings of a flow's class that its report holds: moved out of a flow that is finished,
+/// copied from one still live.
+struct FlowTexts {
+    hostname: Option<(String, HostnameSource)>,
+    alpn: Vec<String>,
+    certificate: Option<String>,
+}
+
+impl FlowTexts {
+    fn take(class: &mut FlowClass) -> FlowTexts {
+        FlowTexts {
+            hostname: class.hostname.take(),
+            alpn: std::mem::take(&mut class.handshake.alpn),
+            certificate: class.handshake.certificate.take(),
+        }
+    }
+
+    fn copy(class: &FlowClass) -> FlowTexts {
+        FlowTexts {
+            hostname: class.hostname.clone(),
+            alpn: class.handshake.alpn.clone(),
+            certificate: class.handshake.certificate.clone(),
+        }
+    }
+}
+
 fn flow_report(
     capture: usize,
     flow: &Flow<FlowClass>,
+    texts: FlowTexts,
     place: Place,
     rtt_ms: Option<f64>,
     plausible: Option<bool>,
@@ -822,10 +858,7 @@ fn flow_report(
     let roles = &class.roles;
     let to_server = flow.counters[Direction::ToServer.index()];
     let to_client = flow.counters[Direction::ToClient.index()];
-    let (hostname, hostname_source) = match &class.hostname {
-        Some((name, source)) => (Some(name.clone()), Some(*source)),
-        None => (None, None),
-    };
+    let (hostname, hostname_source) = texts.hostname.unzip();
     FlowReport {
         capture,
         transport: flow.transport,
@@ -861,8 +894,8 @@ fn flow_report(
         app_evidence_packet: class.app.as_ref().and_then(|m| m.packet),
         confidence: class.app.as_ref().map(|m| m.kind.confidence()),
         media_kinds: class.media_kinds.iter().collect(),
-        alpn: class.handshake.alpn.clone(),
-        certificate: class.handshake.certificate.clone(),
+        alpn: texts.alpn,
+        certificate: texts.certificate,
         srtp_profile: class
             .handshake
             .srtp_profile

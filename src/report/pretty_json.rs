@@ -145,6 +145,7 @@ impl<W: Write> Serializer<W> {
     }
 
     /// A line break and the indent of the current level, after a comma unless `first`.
+    #[inline(always)]
     fn line(&mut self, first: bool) {
         if self.level <= BREAKS_LEVEL {
             let indent = 2 * self.level;
@@ -205,6 +206,7 @@ impl<W: Write> Serializer<W> {
 
     /// A string with serde_json's escapes: `"`, `\`, and control characters (short forms for
     /// five of them, `\u00xx` for the rest).
+    #[inline(always)]
     fn string(&mut self, value: &str) {
         let bytes = value.as_bytes();
         self.buf.push(b'"');
@@ -463,6 +465,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
 
 impl<W: Write> Compound<'_, W> {
     /// The line break (and comma) before an element or key.
+    #[inline(always)]
     fn next_line(&mut self) {
         self.ser.line(self.first);
         self.first = false;
@@ -475,6 +478,7 @@ impl<W: Write> Compound<'_, W> {
         self.ser.flush_if_full()
     }
 
+    #[inline(always)]
     fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
         // A field name is a Rust identifier (or a serde rename of one): nothing to escape.
         debug_assert!(!key.bytes().any(needs_escape));
