@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::capture::{
     CaptureError, CapturedPacket, FileSource, LinkType, LiveStats, Process, Read, Timestamp,
@@ -38,6 +39,24 @@ pub struct Auditor<'a> {
     decode_stats: DecodeStats,
     /// The flow-table cap of each capture's session (`--max-flows`).
     max_flows: usize,
+    stage_times: StageTimes,
+}
+
+/// How long reading and settling captures took (`--timings`), summed over captures: with
+/// `--jobs`, captures read at the same time each add their own time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Reading packets: decode, flow lookup, classification.
+    pub reading: Duration,
+    /// Settling flows: geolocation, policy, flow reports and findings.
+    pub settling: Duration,
+}
+
+impl StageTimes {
+    fn add(&mut self, other: StageTimes) {
+        self.reading += other.reading;
+        self.settling += other.settling;
+    }
 }
 
 /// Server addresses whose place (geolocation, policy network) is cached per settling thread.
@@ -82,6 +101,7 @@ impl<'a> Auditor<'a> {
             },
             decode_stats: DecodeStats::default(),
             max_flows: DEFAULT_MAX_FLOWS,
+            stage_times: StageTimes::default(),
         }
     }
 
@@ -95,11 +115,22 @@ impl<'a> Auditor<'a> {
     /// findings to the report. A capture that cannot be opened is an error; one damaged part
     /// way through gives what could be read plus a warning.
     pub fn audit_file(&mut self, path: &Path, filter: Option<&str>) -> Result<(), CaptureError> {
+        let started = Instant::now();
         let read = read_capture(path, filter, self.finisher.catalog, self.max_flows)?;
+        let read_at = Instant::now();
         let place = self.next_place();
         let settled = read.settle(&mut self.finisher, place);
+        self.stage_times.add(StageTimes {
+            reading: read_at - started,
+            settling: read_at.elapsed(),
+        });
         self.add(settled);
         Ok(())
+    }
+
+    /// How long reading and settling the captures took so far.
+    pub fn stage_times(&self) -> StageTimes {
+        self.stage_times
     }
 
     /// Reads captures on up to `jobs` threads and adds them to the report in input order, so
@@ -137,11 +168,19 @@ impl<'a> Auditor<'a> {
                     let Some(path) = paths.get(index) else {
                         break;
                     };
+                    let started = Instant::now();
                     let read = read_capture(path, filter, finisher.catalog, max_flows);
+                    let read_at = Instant::now();
                     places.publish(index, read.as_ref().ok().map(ReadCapture::flows));
-                    let settled =
-                        read.map(|read| read.settle(&mut finisher, places.wait_for(index)));
-                    if sender.send((index, settled)).is_err() {
+                    let settled = read.map(|read| {
+                        let place = places.wait_for(index);
+                        // Waiting for the captures before this one is neither stage.
+                        let settle_at = Instant::now();
+                        let settled = read.settle(&mut finisher, place);
+                        (settled, settle_at.elapsed())
+                    });
+                    let reading = read_at - started;
+                    if sender.send((index, reading, settled)).is_err() {
                         break;
                     }
                 });
@@ -150,7 +189,12 @@ impl<'a> Auditor<'a> {
             // Finish in input order: hold a capture read early until those before it are done.
             let mut waiting = BTreeMap::new();
             let mut expected = 0;
-            for (index, read) in receiver {
+            for (index, reading, read) in receiver {
+                self.stage_times.reading += reading;
+                let read = read.map(|(settled, settling)| {
+                    self.stage_times.settling += settling;
+                    settled
+                });
                 waiting.insert(index, read);
                 while let Some(settled) = waiting.remove(&expected) {
                     results[expected] = Some(settled.map(|settled| {
@@ -296,12 +340,8 @@ impl Finisher<'_> {
         }
     }
 
-    /// The flow's facts for the policy, and its findings.
-    fn evaluate(
-        &mut self,
-        flow: &Flow<FlowClass>,
-        index: usize,
-    ) -> (Place, Option<f64>, Option<bool>, Vec<Finding>) {
+    /// Where the flow's server is, and the flow's findings.
+    fn evaluate(&mut self, flow: &Flow<FlowClass>, index: usize) -> (Located, Vec<Finding>) {
         let place = self.place(flow.server.ip);
         let rtt_ms = flow.state.rtt.min_rtt_ms();
         let plausible = self.policy.location_plausible(&place.geo, rtt_ms);
@@ -336,7 +376,12 @@ impl Finisher<'_> {
         };
         let mut findings = Vec::new();
         self.policy.evaluate(&facts, &mut findings);
-        (place, rtt_ms, plausible, findings)
+        let located = Located {
+            place,
+            rtt_ms,
+            plausible,
+        };
+        (located, findings)
     }
 }
 
@@ -588,7 +633,7 @@ impl<'c> Session<'c> {
         let Some(flow) = self.table.get_by_number(number) else {
             return Vec::new();
         };
-        let (place, rtt_ms, plausible, findings) = auditor.finisher.evaluate(flow, flow_index);
+        let (located, findings) = auditor.finisher.evaluate(flow, flow_index);
         let fresh: Vec<Finding> = findings
             .into_iter()
             .filter(|f| self.emitted.insert((number, f.rule)))
@@ -600,9 +645,7 @@ impl<'c> Session<'c> {
             self.place.capture,
             flow,
             FlowTexts::copy(&flow.state),
-            place,
-            rtt_ms,
-            plausible,
+            located,
             auditor.finisher.catalog,
             self.processes.get(&number),
         );
@@ -668,15 +711,13 @@ impl<'c> Session<'c> {
         flow: &mut Flow<FlowClass>,
     ) -> FinishedFlow {
         let index = self.place.first_flow + flow.number;
-        let (place, rtt_ms, plausible, findings) = finisher.evaluate(flow, index);
+        let (located, findings) = finisher.evaluate(flow, index);
         let texts = FlowTexts::take(&mut flow.state);
         let report = flow_report(
             self.place.capture,
             flow,
             texts,
-            place,
-            rtt_ms,
-            plausible,
+            located,
             finisher.catalog,
             self.processes.get(&flow.number),
         );
@@ -817,6 +858,14 @@ struct Place {
     network: Option<String>,
 }
 
+/// Where a flow's server is, and whether the flow's round-trip time allows it.
+struct Located {
+    place: Place,
+    rtt_ms: Option<f64>,
+    /// `None` without a vantage point, a round-trip time or a location to check.
+    plausible: Option<bool>,
+}
+
 /// The strings of a flow's class that its report holds: moved out of a flow that is finished,
 /// copied from one still live.
 struct FlowTexts {
@@ -847,12 +896,15 @@ fn flow_report(
     capture: usize,
     flow: &Flow<FlowClass>,
     texts: FlowTexts,
-    place: Place,
-    rtt_ms: Option<f64>,
-    plausible: Option<bool>,
+    located: Located,
     catalog: &AppCatalog,
     process: Option<&Process>,
 ) -> FlowReport {
+    let Located {
+        place,
+        rtt_ms,
+        plausible,
+    } = located;
     let geo = place.geo;
     let class = &flow.state;
     let roles = &class.roles;

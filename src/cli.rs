@@ -250,6 +250,11 @@ pub struct AuditArgs {
     /// Exit with 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::High)]
     pub fail_on: FailOn,
+
+    /// Print to standard error how long each stage took: reading packets, settling flows
+    /// (geolocation, policy, flow reports), writing each report (docs/performance.md).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Output of the listing commands (`apps`, `lookup`, `interfaces`).

@@ -38,8 +38,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use audit::Auditor;
+use audit::{Auditor, StageTimes};
 use classify::app::AppCatalog;
 use cli::{
     AppsArgs, AuditArgs, BaselineCommand, Cli, Command, DataArgs, ExplainArgs, InterfacesArgs,
@@ -78,8 +79,17 @@ fn run_baseline_write(file: &Path, args: &AuditArgs) -> ExitCode {
              server addresses, which later audits must match as they are",
         );
     }
+    let started = Instant::now();
     let report = match audit_report(args) {
-        Ok((report, had_error)) if !had_error => report,
+        Ok((report, had_error, times)) if !had_error => {
+            if args.timings {
+                eprint!(
+                    "{}",
+                    timings_text(&times, &[], &report, jobs(args), started)
+                );
+            }
+            report
+        }
         Ok(_) => return ExitCode::from(EXIT_ERROR),
         Err(code) => return code,
     };
@@ -296,7 +306,7 @@ fn error(message: impl std::fmt::Display) {
 
 /// Runs the audit: the finished report (baseline applied) and whether an input failed, or the
 /// exit code of an error that stops the run before any report.
-fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
+fn audit_report(args: &AuditArgs) -> Result<(Report, bool, StageTimes), ExitCode> {
     // Everything that can be wrong with the set-up is checked before any capture is read.
     let Data {
         policy,
@@ -336,6 +346,7 @@ fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
             }
         }
     }
+    let times = auditor.stage_times();
     let mut report = auditor.finish();
     if let Some(baseline) = &baseline {
         baseline.apply(&mut report);
@@ -354,11 +365,12 @@ fn audit_report(args: &AuditArgs) -> Result<(Report, bool), ExitCode> {
         }
         return Err(ExitCode::from(EXIT_ERROR));
     }
-    Ok((report, had_error))
+    Ok((report, had_error, times))
 }
 
 fn run_audit(args: &AuditArgs) -> ExitCode {
-    let (report, had_error) = match audit_report(args) {
+    let started = Instant::now();
+    let (report, had_error, times) = match audit_report(args) {
         Ok(result) => result,
         Err(code) => return code,
     };
@@ -366,17 +378,26 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
         Ok(targets) => targets,
         Err(e) => return fail(e),
     };
+    let mut writes = Vec::new();
     for (format, output) in targets {
+        let target = output
+            .as_ref()
+            .map_or("standard output".to_string(), |p| p.display().to_string());
+        let writing = Instant::now();
         if let Err(e) = write_report(&report, output.as_deref(), format, jobs(args)) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 continue;
             }
-            let target = output
-                .as_ref()
-                .map_or("standard output".to_string(), |p| p.display().to_string());
             error(format!("{target}: {e}"));
             return ExitCode::from(EXIT_ERROR);
         }
+        writes.push((format, target, writing.elapsed()));
+    }
+    if args.timings {
+        eprint!(
+            "{}",
+            timings_text(&times, &writes, &report, jobs(args), started)
+        );
     }
     if had_error {
         return ExitCode::from(EXIT_ERROR);
@@ -390,6 +411,49 @@ fn run_audit(args: &AuditArgs) -> ExitCode {
     // would only delay the exit (measurably, on big captures); the OS takes it back at once.
     std::mem::forget(report);
     ExitCode::from(if failing { EXIT_FINDINGS } else { 0 })
+}
+
+/// `--timings`: how long each stage took, per packet or per flow, whichever it grows with.
+fn timings_text(
+    times: &StageTimes,
+    writes: &[(Format, String, Duration)],
+    report: &Report,
+    jobs: usize,
+    started: Instant,
+) -> String {
+    let packets = report.summary.packets;
+    let flows = report.flows.len() as u64;
+    let each =
+        |time: Duration, count: u64, unit: f64| time.as_secs_f64() * unit / count.max(1) as f64;
+    let summed = if jobs > 1 && report.captures.len() > 1 {
+        "; summed over captures read at once"
+    } else {
+        ""
+    };
+    let mut text = String::from("callaudit: timings:\n");
+    text += &format!(
+        "  reading packets  {:.3} s  ({packets} packets, {:.0} ns each{summed})\n",
+        times.reading.as_secs_f64(),
+        each(times.reading, packets, 1e9),
+    );
+    text += &format!(
+        "  settling flows   {:.3} s  ({flows} flows, {:.2} µs each{summed})\n",
+        times.settling.as_secs_f64(),
+        each(times.settling, flows, 1e6),
+    );
+    for (format, target, time) in writes {
+        text += &format!(
+            "  writing {:<8} {:.3} s  ({target}, {:.2} µs per flow)\n",
+            format.name(),
+            time.as_secs_f64(),
+            each(*time, flows, 1e6),
+        );
+    }
+    text += &format!(
+        "  in all           {:.3} s\n",
+        started.elapsed().as_secs_f64()
+    );
+    text
 }
 
 pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {

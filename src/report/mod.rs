@@ -73,6 +73,20 @@ impl Format {
         }
     }
 
+    /// The format's name, as `--format` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+        }
+    }
+
     /// The format a file name suggests: `report.sarif`, `junit.xml`, `summary.md`, ….
     pub fn from_extension(path: &std::path::Path) -> Option<Format> {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();

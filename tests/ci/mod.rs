@@ -132,3 +132,39 @@ fn parallel_reading_gives_the_same_report() {
         assert_eq!(flow["server"]["ip"], finding["server"]["ip"]);
     }
 }
+
+#[test]
+fn timings_name_each_stage_and_leave_the_report_alone() {
+    let zoom = fixture("citizenlab-zoom-2020.pcap");
+    let plain = audit_json(&[&zoom], &[]);
+    let timed = audit_json(&[&zoom], &["--timings"]);
+    assert_eq!(timed.code, plain.code, "{}", timed.stderr);
+    assert_eq!(strip_volatile(timed.json()), strip_volatile(plain.json()));
+    assert!(!plain.stderr.contains("timings"), "{}", plain.stderr);
+    let report = timed.json();
+    let packets = report["summary"]["packets"].as_u64().unwrap();
+    let flows = report["flows"].as_array().unwrap().len();
+    let stderr = &timed.stderr;
+    assert!(stage_line(stderr, "reading packets").contains(&format!("({packets} packets, ")));
+    assert!(stage_line(stderr, "settling flows").contains(&format!("({flows} flows, ")));
+    assert!(stage_line(stderr, "writing json").contains("(standard output, "));
+    let total = stage_line(stderr, "in all").split_whitespace().nth(2);
+    assert!(
+        total
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|s| s > 0.0),
+        "{stderr}"
+    );
+    // With several captures read at once, the stage times are sums, and say so.
+    let webrtc = fixture("webrtc-call.pcap");
+    let parallel = audit_json(&[&zoom, &webrtc], &["--timings", "--jobs", "2"]);
+    assert!(stage_line(&parallel.stderr, "reading packets").contains("summed over captures"));
+}
+
+/// The `--timings` line of a stage.
+fn stage_line<'a>(stderr: &'a str, name: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|line| line.trim_start().starts_with(name))
+        .unwrap_or_else(|| panic!("no {name:?} line in {stderr}"))
+}
