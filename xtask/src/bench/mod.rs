@@ -99,6 +99,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     print_rows(&rows, Some(&ours));
+    if !options.quick {
+        // One more, untimed run: where callaudit's own time goes, stage by stage.
+        println!("{}", bench.stages(&bench.callaudit_tool(&[&main.path], 1))?);
+    }
     if !options.linearity.is_empty() {
         println!();
         println!("== Linearity: callaudit, single thread ==");
@@ -444,6 +448,32 @@ impl Bench<'_> {
             ok_codes: vec![0, 1],
             output: Some(out),
         }
+    }
+
+    /// callaudit's own account of one run (`--timings`): reading, settling, writing.
+    fn stages(&self, tool: &Tool) -> Result<String, String> {
+        if let Some(output) = &tool.output {
+            let _ = std::fs::remove_file(output);
+        }
+        let output = Command::new(&tool.program)
+            .args(&tool.args)
+            .arg("--timings")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", tool.program))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .skip_while(|line| !line.starts_with("callaudit: timings"))
+            .collect();
+        if lines.is_empty() {
+            return Err(format!(
+                "{} --timings printed no timings: {stderr}",
+                tool.tool
+            ));
+        }
+        Ok(lines.join("\n"))
     }
 
     /// Runs a tool `runs` times on a capture (after one untimed warm-up run).
