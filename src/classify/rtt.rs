@@ -129,6 +129,9 @@ impl RttTracker {
     /// the same transaction ID; DTLS ClientHello → the server's next DTLS handshake or alert
     /// record; QUIC client Initial → the server's next long-header packet. `payload` is the
     /// UDP payload as sent (not a TURN-relayed inner message).
+    // Inlined: it runs for every datagram and nearly always returns at once, since only
+    // handshakes give samples; the call cost as much as the check.
+    #[inline]
     pub fn on_datagram(&mut self, to_server: bool, payload: &[u8], time_us: i64) {
         if self.samples >= MAX_SAMPLES {
             return;

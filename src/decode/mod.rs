@@ -119,6 +119,7 @@ impl DecodeStats {
 }
 
 /// Decodes one captured packet of the given link type.
+#[inline]
 pub fn decode<'a>(link_type: LinkType, packet: &CapturedPacket<'a>) -> Decoded<'a> {
     let data = packet.data;
     let fast = match link_type {
