@@ -139,7 +139,7 @@ impl<W: Write> Serializer<W> {
 
     fn flush_if_full(&mut self) -> Result<(), Error> {
         if self.buf.len() >= self.flush_at {
-            self.flush().map_err(Error::Io)?;
+            self.flush().map_err(Error)?;
         }
         Ok(())
     }
@@ -271,27 +271,25 @@ impl<W: Write> Serializer<W> {
     }
 }
 
+/// The writer's error, or a value JSON cannot represent, as the `io::Error` callers get. One
+/// word, unlike an enum of the two: every value returns a `Result`, and this one travels in a
+/// register.
 #[derive(Debug)]
-pub enum Error {
-    Io(io::Error),
-    Message(String),
-}
+pub struct Error(io::Error);
 
 impl Error {
     fn into_io(self) -> io::Error {
-        match self {
-            Error::Io(error) => error,
-            Error::Message(message) => io::Error::other(message),
-        }
+        self.0
+    }
+
+    fn message(message: impl Into<String>) -> Error {
+        Error(io::Error::other(message.into()))
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Io(error) => error.fmt(f),
-            Error::Message(message) => f.write_str(message),
-        }
+        self.0.fmt(f)
     }
 }
 
@@ -299,7 +297,7 @@ impl std::error::Error for Error {}
 
 impl ser::Error for Error {
     fn custom<T: Display>(message: T) -> Self {
-        Error::Message(message.to_string())
+        Error::message(message.to_string())
     }
 }
 
@@ -308,7 +306,7 @@ fn needs_escape(byte: u8) -> bool {
 }
 
 fn key_must_be_a_string() -> Error {
-    Error::Message("key must be a string".into())
+    Error::message("key must be a string")
 }
 
 /// An array or object being written; `first` until its first element. A variant's array or
@@ -550,7 +548,7 @@ impl<W: Write> MapKey<'_, W> {
 
     fn quoted_float(self, value: impl zmij::Float, finite: bool) -> Result<(), Error> {
         if !finite {
-            return Err(Error::Message("float key must be finite".into()));
+            return Err(Error::message("float key must be finite"));
         }
         self.ser.buf.push(b'"');
         self.ser.float(value, true);
