@@ -728,28 +728,31 @@ impl<'c> Session<'c> {
         FinishedFlow { report, findings }
     }
 
-    /// Reports each flow and its findings, in flow order. The flows are reported from the last
-    /// one back and their vector shrinks as it goes, so the flows and their reports are never
-    /// both held in full: with 100,000 flows that is about 70 MB less at the peak.
+    /// Reports each flow and its findings, in flow order. Each report takes its flow's place in
+    /// memory (std collects a `Vec` mapped into a type no larger, of the same alignment, in
+    /// place): settling needs no second block as large as the flows, nor the kernel's fresh
+    /// pages for one (70 MB and 18,000 page faults with 100,000 flows).
     fn finish_flows(
         &mut self,
         finisher: &mut Finisher<'_>,
-        mut flows: Vec<Flow<FlowClass>>,
+        flows: Vec<Flow<FlowClass>>,
     ) -> (Vec<FlowReport>, Vec<FindingReport>) {
-        const SHRINK_EVERY: usize = 4096;
-        let mut reports = Vec::with_capacity(flows.len());
-        let mut findings = Vec::new();
-        while let Some(mut flow) = flows.pop() {
-            let finished = self.finish_flow(finisher, &mut flow);
-            reports.push(finished.report);
-            findings.extend(finished.findings.into_iter().rev());
-            if flows.len().is_multiple_of(SHRINK_EVERY) {
-                // Shrinking a large block is a remap, not a copy.
-                flows.shrink_to_fit();
-            }
+        const {
+            assert!(
+                size_of::<FlowReport>() <= size_of::<Flow<FlowClass>>()
+                    && align_of::<FlowReport>() == align_of::<Flow<FlowClass>>(),
+                "a flow's report must fit in its flow's place: see finish_flows"
+            );
         }
-        reports.reverse();
-        findings.reverse();
+        let mut findings = Vec::new();
+        let reports = flows
+            .into_iter()
+            .map(|mut flow| {
+                let finished = self.finish_flow(finisher, &mut flow);
+                findings.extend(finished.findings);
+                finished.report
+            })
+            .collect();
         (reports, findings)
     }
 
