@@ -46,7 +46,7 @@ pub struct Auditor<'a> {
 /// `--jobs`, captures read at the same time each add their own time.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
-    /// Reading packets: decode, flow lookup, classification.
+    /// Reading packets: the file's reads, decode, flow lookup, classification.
     pub reading: Duration,
     /// Settling flows: geolocation, policy, flow reports and findings.
     pub settling: Duration,
