@@ -77,26 +77,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let main = bench.capture(options.size, 0)?;
     println!();
     println!("== Single file, single thread: {} ==", main.describe());
-    let mut rows = Vec::new();
-    let ours = bench.measure(&bench.callaudit_tool(&[&main.path], 1), &main)?;
-    rows.push(ours.clone());
-    if let Some(tool) = installed("tcpdump").then(|| tcpdump(&main.path)) {
-        rows.push(bench.measure(&tool, &main)?);
+    // The tools on the whole file take turns, run by run, so that a noisy spell of the host
+    // slows them alike and their ratios hold.
+    let mut tools = vec![bench.callaudit_tool(&[&main.path], 1)];
+    if installed("tcpdump") {
+        tools.push(tcpdump(&main.path));
     }
-    if options.peers && !options.quick {
-        if installed("ndpiReader") {
-            rows.push(bench.measure(&ndpi_reader(&main.path), &main)?);
-        }
-        if installed("tshark") {
-            // tshark takes minutes per GB: it runs once, on a prefix of the same stream.
-            let slice = bench.capture(options.tshark_size.min(options.size), 0)?;
-            let tool = tshark(&slice.path, &root.join("data/geoip"), &bench.dir)?;
-            let once = Bench {
-                runs: 1,
-                ..bench.clone()
-            };
-            rows.push(once.measure(&tool, &slice)?);
-        }
+    if options.peers && !options.quick && installed("ndpiReader") {
+        tools.push(ndpi_reader(&main.path));
+    }
+    let mut rows = bench.measure_in_turn(&tools, &main)?;
+    let ours = rows[0].clone();
+    if options.peers && !options.quick && installed("tshark") {
+        // tshark takes minutes per GB: it runs once, on a prefix of the same stream.
+        let slice = bench.capture(options.tshark_size.min(options.size), 0)?;
+        let tool = tshark(&slice.path, &root.join("data/geoip"), &bench.dir)?;
+        let once = Bench {
+            runs: 1,
+            ..bench.clone()
+        };
+        rows.push(once.measure(&tool, &slice)?);
     }
     print_rows(&rows, Some(&ours));
     if !options.quick {
@@ -129,9 +129,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "== Two files, --jobs 1 against --jobs 2: {} ==",
             both.describe()
         );
-        let one = bench.measure(&bench.callaudit_tool(&[&main.path, &second.path], 1), &both)?;
-        let two = bench.measure(&bench.callaudit_tool(&[&main.path, &second.path], 2), &both)?;
-        print_rows(&[one.clone(), two.clone()], None);
+        let runs = bench.measure_in_turn(
+            &[
+                bench.callaudit_tool(&[&main.path, &second.path], 1),
+                bench.callaudit_tool(&[&main.path, &second.path], 2),
+            ],
+            &both,
+        )?;
+        let (one, two) = (&runs[0], &runs[1]);
+        print_rows(&runs, None);
         println!(
             "scaling: --jobs 2 is {:.2}x --jobs 1 on 2 files",
             one.median_s() / two.median_s()
@@ -478,30 +484,43 @@ impl Bench<'_> {
 
     /// Runs a tool `runs` times on a capture (after one untimed warm-up run).
     fn measure(&self, tool: &Tool, capture: &Capture) -> Result<Measured, String> {
-        eprintln!("running {} on {} ...", tool.tool, capture.path.display());
-        let mut measured = Measured {
-            tool: tool.tool.clone(),
-            shown: tool.shown.clone(),
-            packets: capture.packets,
-            bytes: capture.bytes,
-            wall_s: Vec::new(),
-            peak_kb: 0,
-        };
-        for run in 0..=self.runs {
-            if let Some(output) = &tool.output {
-                match std::fs::remove_file(output) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(format!("{}: {e}", output.display())),
+        let mut measured = self.measure_in_turn(std::slice::from_ref(tool), capture)?;
+        Ok(measured.remove(0))
+    }
+
+    /// Runs each tool `runs` times on a capture, the tools taking turns run by run (after one
+    /// untimed warm-up run of each).
+    fn measure_in_turn(&self, tools: &[Tool], capture: &Capture) -> Result<Vec<Measured>, String> {
+        for tool in tools {
+            eprintln!("running {} on {} ...", tool.tool, capture.path.display());
+        }
+        let mut measured: Vec<Measured> = tools
+            .iter()
+            .map(|tool| Measured {
+                tool: tool.tool.clone(),
+                shown: tool.shown.clone(),
+                packets: capture.packets,
+                bytes: capture.bytes,
+                wall_s: Vec::new(),
+                peak_kb: 0,
+            })
+            .collect();
+        // One run only when one is asked for (tshark): no warm-up then.
+        let first_timed = usize::from(self.runs > 1);
+        for run in 0..self.runs + first_timed {
+            for (tool, measured) in tools.iter().zip(&mut measured) {
+                if let Some(output) = &tool.output {
+                    match std::fs::remove_file(output) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(format!("{}: {e}", output.display())),
+                    }
                 }
-            }
-            let (wall_s, peak_kb) = measure_once(tool)?;
-            if run > 0 || self.runs == 1 {
-                measured.wall_s.push(wall_s);
-                measured.peak_kb = measured.peak_kb.max(peak_kb);
-            }
-            if self.runs == 1 {
-                break;
+                let (wall_s, peak_kb) = measure_once(tool)?;
+                if run >= first_timed {
+                    measured.wall_s.push(wall_s);
+                    measured.peak_kb = measured.peak_kb.max(peak_kb);
+                }
             }
         }
         Ok(measured)
