@@ -44,7 +44,7 @@ pub struct Auditor<'a> {
 
 /// How long reading and settling captures took (`--timings`), summed over captures: with
 /// `--jobs`, captures read at the same time each add their own time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
     /// Reading packets: the file's reads, decode, flow lookup, classification.
     pub reading: Duration,
@@ -170,17 +170,20 @@ impl<'a> Auditor<'a> {
                     };
                     let started = Instant::now();
                     let read = read_capture(path, filter, finisher.catalog, max_flows);
-                    let read_at = Instant::now();
+                    let mut times = StageTimes {
+                        reading: started.elapsed(),
+                        settling: Duration::ZERO,
+                    };
                     places.publish(index, read.as_ref().ok().map(ReadCapture::flows));
                     let settled = read.map(|read| {
                         let place = places.wait_for(index);
                         // Waiting for the captures before this one is neither stage.
                         let settle_at = Instant::now();
                         let settled = read.settle(&mut finisher, place);
-                        (settled, settle_at.elapsed())
+                        times.settling = settle_at.elapsed();
+                        settled
                     });
-                    let reading = read_at - started;
-                    if sender.send((index, reading, settled)).is_err() {
+                    if sender.send((index, times, settled)).is_err() {
                         break;
                     }
                 });
@@ -189,12 +192,8 @@ impl<'a> Auditor<'a> {
             // Finish in input order: hold a capture read early until those before it are done.
             let mut waiting = BTreeMap::new();
             let mut expected = 0;
-            for (index, reading, read) in receiver {
-                self.stage_times.reading += reading;
-                let read = read.map(|(settled, settling)| {
-                    self.stage_times.settling += settling;
-                    settled
-                });
+            for (index, times, read) in receiver {
+                self.stage_times.add(times);
                 waiting.insert(index, read);
                 while let Some(settled) = waiting.remove(&expected) {
                     results[expected] = Some(settled.map(|settled| {

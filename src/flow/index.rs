@@ -47,7 +47,7 @@ impl FlowIndex {
                 return None;
             }
             if entry >> 32 == tag {
-                let slot = (entry as u32 - 1) as usize;
+                let slot = slot_of(entry);
                 if is_match(slot) {
                     return Some(slot);
                 }
@@ -63,7 +63,7 @@ impl FlowIndex {
             let entries = (self.entries.len() * 2).max(MIN_ENTRIES);
             let old = std::mem::replace(&mut self.entries, vec![0; entries]);
             for entry in old.into_iter().filter(|&entry| entry != 0) {
-                let slot = (entry as u32 - 1) as usize;
+                let slot = slot_of(entry);
                 self.place(hash_of(slot), slot);
             }
         }
@@ -80,6 +80,11 @@ impl FlowIndex {
         }
         self.entries[at] = (hash >> 32) << 32 | (slot as u64 + 1);
     }
+}
+
+/// The slot an occupied entry holds.
+fn slot_of(entry: u64) -> usize {
+    (entry as u32 - 1) as usize
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
+mod index;
+
 use index::FlowIndex;
 
 use serde::Serialize;
@@ -517,8 +519,6 @@ pub fn is_local_scope(ip: IpAddr) -> bool {
         }
     }
 }
-
-mod index;
 
 #[cfg(test)]
 mod tests;

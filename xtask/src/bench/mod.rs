@@ -310,6 +310,20 @@ struct Tool {
     output: Option<PathBuf>,
 }
 
+impl Tool {
+    /// Removes the file the tool writes, if it has one and it is there.
+    fn remove_output(&self) -> Result<(), String> {
+        let Some(output) = &self.output else {
+            return Ok(());
+        };
+        match std::fs::remove_file(output) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("{}: {e}", output.display())),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Measured {
     tool: String,
@@ -458,9 +472,7 @@ impl Bench<'_> {
 
     /// callaudit's own account of one run (`--timings`): reading, settling, writing.
     fn stages(&self, tool: &Tool) -> Result<String, String> {
-        if let Some(output) = &tool.output {
-            let _ = std::fs::remove_file(output);
-        }
+        tool.remove_output()?;
         let output = Command::new(&tool.program)
             .args(&tool.args)
             .arg("--timings")
@@ -509,13 +521,7 @@ impl Bench<'_> {
         let first_timed = usize::from(self.runs > 1);
         for run in 0..self.runs + first_timed {
             for (tool, measured) in tools.iter().zip(&mut measured) {
-                if let Some(output) = &tool.output {
-                    match std::fs::remove_file(output) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(format!("{}: {e}", output.display())),
-                    }
-                }
+                tool.remove_output()?;
                 let (wall_s, peak_kb) = measure_once(tool)?;
                 if run >= first_timed {
                     measured.wall_s.push(wall_s);
