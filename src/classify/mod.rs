@@ -505,7 +505,7 @@ impl<'c> Classifier<'c> {
             self.attribute_by_name(&mut flow, None);
         }
         if let Some((app, list)) = self.catalog.match_ip(server.ip) {
-            let detail = format!("{} {}", self.app_id(app), list.date);
+            let detail = [self.app_id(app), list.date.as_str()].join(" ");
             self.offer(&mut flow, app, EvidenceKind::IpList, detail, None);
         }
         flow
@@ -590,7 +590,8 @@ impl<'c> Classifier<'c> {
             return;
         }
         if let Some(app) = self.catalog.match_asn(asn) {
-            self.offer(flow, app, EvidenceKind::Asn, format!("AS{asn}"), None);
+            let detail = ["AS", itoa::Buffer::new().format(asn)].concat();
+            self.offer(flow, app, EvidenceKind::Asn, detail, None);
         }
     }
 
@@ -686,8 +687,8 @@ impl<'c> Classifier<'c> {
             return;
         }
         let subject = match (&names.subject_cn, &names.subject_org) {
-            (Some(cn), _) => format!("CN={cn}"),
-            (None, Some(org)) => format!("O={org}"),
+            (Some(cn), _) => ["CN=", cn].concat(),
+            (None, Some(org)) => ["O=", org].concat(),
             (None, None) => return,
         };
         // A certificate shared by many services (dozens of SANs: `*.skype.com` next to

@@ -6,6 +6,7 @@
 
 pub mod apps;
 mod csv;
+mod flow_json;
 mod html;
 mod json;
 mod jsonl;

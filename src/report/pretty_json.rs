@@ -5,13 +5,14 @@
 //! struct field name byte by byte through a lookup table, writes each token through its
 //! formatter and the writer one call at a time, and indents two spaces per call. Here field
 //! names are written as they are (they are Rust identifiers, nothing to escape), strings are
-//! copied whole unless a byte needs escaping, and every token goes into one buffer that is
-//! handed to the writer in 64 KiB pieces. Numbers use the same crates as serde_json (itoa,
+//! copied whole unless a byte needs escaping, and every token goes into one buffer. The flows of
+//! the JSON report skip serde altogether (`flow_json`), using the string and number writing
+//! here. Numbers use the same crates as serde_json (itoa,
 //! zmij), so the output is byte for byte the same; tests compare the two on real reports and
 //! on generated values.
 
 use std::fmt::Display;
-use std::io::{self, Write};
+use std::io;
 
 use serde::ser::{self, Serialize};
 
@@ -35,7 +36,7 @@ macro_rules! integers {
 macro_rules! array_like {
     ($($trait:ident :: $method:ident),*) => {
         $(
-            impl<W: Write> ser::$trait for Compound<'_, W> {
+            impl ser::$trait for Compound<'_> {
                 type Ok = ();
                 type Error = Error;
 
@@ -56,7 +57,7 @@ macro_rules! array_like {
 macro_rules! struct_like {
     ($($trait:ident),*) => {
         $(
-            impl<W: Write> ser::$trait for Compound<'_, W> {
+            impl ser::$trait for Compound<'_> {
                 type Ok = ();
                 type Error = Error;
 
@@ -77,27 +78,11 @@ macro_rules! struct_like {
     };
 }
 
-/// Writes `value` as serde_json's pretty printer would at `level` levels of nesting (0 for a
-/// whole document).
-pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, level: usize) -> io::Result<()> {
-    let mut serializer = Serializer {
-        out,
-        buf: Vec::with_capacity(FLUSH_AT + 4096),
-        flush_at: FLUSH_AT,
-        level,
-        has_value: false,
-    };
-    value.serialize(&mut serializer).map_err(Error::into_io)?;
-    serializer.flush()
-}
-
-/// Appends `value` to `buf` as [`write`] would write it, without a buffer of its own: for
-/// rendering many small values into one piece.
+/// Appends `value` to `buf` as serde_json's pretty printer would write it at `level` levels of
+/// nesting (0 for a whole document).
 pub fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T, level: usize) -> io::Result<()> {
     let mut serializer = Serializer {
-        out: io::sink(),
         buf: std::mem::take(buf),
-        flush_at: usize::MAX,
         level,
         has_value: false,
     };
@@ -105,9 +90,6 @@ pub fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T, level: usize)
     *buf = serializer.buf;
     result
 }
-
-/// [`write`]'s buffer goes to the writer once it holds this much.
-const FLUSH_AT: usize = 1 << 16;
 
 /// A comma, a line break and enough indent for every level a report reaches (32); deeper
 /// levels add the rest two spaces at a time.
@@ -119,31 +101,15 @@ const BREAK: &[u8; 65] = b"\n                                                   
 /// The deepest level [`BREAKS`] and [`BREAK`] indent.
 const BREAKS_LEVEL: usize = 32;
 
-pub struct Serializer<W> {
-    out: W,
+pub struct Serializer {
     buf: Vec<u8>,
-    /// `buf` goes to `out` once it holds this much.
-    flush_at: usize,
     /// Nesting depth: the indent is two spaces per level.
     level: usize,
     /// Whether the innermost open array or object has had a value (serde_json's flag).
     has_value: bool,
 }
 
-impl<W: Write> Serializer<W> {
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn flush_if_full(&mut self) -> Result<(), Error> {
-        if self.buf.len() >= self.flush_at {
-            self.flush().map_err(Error)?;
-        }
-        Ok(())
-    }
-
+impl Serializer {
     /// A line break and the indent of the current level, after a comma unless `first`.
     #[inline(always)]
     fn line(&mut self, first: bool) {
@@ -195,7 +161,7 @@ impl<W: Write> Serializer<W> {
         self.buf.extend_from_slice(b": ");
     }
 
-    fn compound(&mut self, bracket: u8, variant: bool) -> Compound<'_, W> {
+    fn compound(&mut self, bracket: u8, variant: bool) -> Compound<'_> {
         self.open(bracket);
         Compound {
             ser: self,
@@ -204,50 +170,9 @@ impl<W: Write> Serializer<W> {
         }
     }
 
-    /// A string with serde_json's escapes: `"`, `\`, and control characters (short forms for
-    /// five of them, `\u00xx` for the rest).
     #[inline(always)]
     fn string(&mut self, value: &str) {
-        let bytes = value.as_bytes();
-        self.buf.push(b'"');
-        // Nearly every string (addresses, times, codes, names) has nothing to escape. A check
-        // of every byte without an early exit compiles to vector instructions.
-        let plain = bytes
-            .iter()
-            .fold(true, |plain, &byte| plain & !needs_escape(byte));
-        if plain {
-            self.buf.extend_from_slice(bytes);
-        } else {
-            self.escaped(bytes);
-        }
-        self.buf.push(b'"');
-    }
-
-    fn escaped(&mut self, bytes: &[u8]) {
-        let mut start = 0;
-        for (i, &byte) in bytes.iter().enumerate() {
-            if !needs_escape(byte) {
-                continue;
-            }
-            self.buf.extend_from_slice(&bytes[start..i]);
-            match byte {
-                b'"' => self.buf.extend_from_slice(b"\\\""),
-                b'\\' => self.buf.extend_from_slice(b"\\\\"),
-                b'\x08' => self.buf.extend_from_slice(b"\\b"),
-                b'\x0c' => self.buf.extend_from_slice(b"\\f"),
-                b'\n' => self.buf.extend_from_slice(b"\\n"),
-                b'\r' => self.buf.extend_from_slice(b"\\r"),
-                b'\t' => self.buf.extend_from_slice(b"\\t"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.buf.extend_from_slice(b"\\u00");
-                    self.buf.push(HEX[usize::from(byte >> 4)]);
-                    self.buf.push(HEX[usize::from(byte & 0xf)]);
-                }
-            }
-            start = i + 1;
-        }
-        self.buf.extend_from_slice(&bytes[start..]);
+        push_string(&mut self.buf, value);
     }
 
     fn integer(&mut self, value: impl itoa::Integer) {
@@ -260,14 +185,63 @@ impl<W: Write> Serializer<W> {
         Ok(())
     }
 
-    /// A float as serde_json writes it: zmij's shortest form, or `null` when not finite.
     fn float(&mut self, value: impl zmij::Float, finite: bool) {
-        if finite {
-            self.buf
-                .extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-        } else {
-            self.buf.extend_from_slice(b"null");
+        push_float(&mut self.buf, value, finite);
+    }
+}
+
+/// A string with serde_json's escapes: `"`, `\`, and control characters (short forms for five
+/// of them, `\u00xx` for the rest).
+#[inline(always)]
+pub(super) fn push_string(buf: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    buf.push(b'"');
+    // Nearly every string (addresses, times, codes, names) has nothing to escape. A check of
+    // every byte without an early exit compiles to vector instructions.
+    let plain = bytes
+        .iter()
+        .fold(true, |plain, &byte| plain & !needs_escape(byte));
+    if plain {
+        buf.extend_from_slice(bytes);
+    } else {
+        push_escaped(buf, bytes);
+    }
+    buf.push(b'"');
+}
+
+fn push_escaped(buf: &mut Vec<u8>, bytes: &[u8]) {
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if !needs_escape(byte) {
+            continue;
         }
+        buf.extend_from_slice(&bytes[start..i]);
+        match byte {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\x08' => buf.extend_from_slice(b"\\b"),
+            b'\x0c' => buf.extend_from_slice(b"\\f"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX[usize::from(byte >> 4)]);
+                buf.push(HEX[usize::from(byte & 0xf)]);
+            }
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// A float as serde_json writes it: zmij's shortest form, or `null` when not finite.
+pub(super) fn push_float(buf: &mut Vec<u8>, value: impl zmij::Float, finite: bool) {
+    if finite {
+        buf.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        buf.extend_from_slice(b"null");
     }
 }
 
@@ -311,22 +285,22 @@ fn key_must_be_a_string() -> Error {
 
 /// An array or object being written; `first` until its first element. A variant's array or
 /// object (`{"Variant": [...]}`) also closes the object that names it.
-pub struct Compound<'a, W> {
-    ser: &'a mut Serializer<W>,
+pub struct Compound<'a> {
+    ser: &'a mut Serializer,
     first: bool,
     variant: bool,
 }
 
-impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
+impl<'a> ser::Serializer for &'a mut Serializer {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Compound<'a, W>;
-    type SerializeTuple = Compound<'a, W>;
-    type SerializeTupleStruct = Compound<'a, W>;
-    type SerializeTupleVariant = Compound<'a, W>;
-    type SerializeMap = Compound<'a, W>;
-    type SerializeStruct = Compound<'a, W>;
-    type SerializeStructVariant = Compound<'a, W>;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Compound<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
 
     fn serialize_bool(self, value: bool) -> Result<(), Error> {
         self.buf
@@ -414,11 +388,11 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         Ok(())
     }
 
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
         Ok(self.compound(b'[', false))
     }
 
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, W>, Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -426,7 +400,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
+    ) -> Result<Compound<'a>, Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -436,16 +410,16 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
+    ) -> Result<Compound<'a>, Error> {
         self.variant(variant);
         Ok(self.compound(b'[', true))
     }
 
-    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
         Ok(self.compound(b'{', false))
     }
 
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, W>, Error> {
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a>, Error> {
         self.serialize_map(Some(len))
     }
 
@@ -455,13 +429,13 @@ impl<'a, W: Write> ser::Serializer for &'a mut Serializer<W> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
+    ) -> Result<Compound<'a>, Error> {
         self.variant(variant);
         Ok(self.compound(b'{', true))
     }
 }
 
-impl<W: Write> Compound<'_, W> {
+impl Compound<'_> {
     /// The line break (and comma) before an element or key.
     #[inline(always)]
     fn next_line(&mut self) {
@@ -473,7 +447,7 @@ impl<W: Write> Compound<'_, W> {
         self.next_line();
         value.serialize(&mut *self.ser)?;
         self.ser.has_value = true;
-        self.ser.flush_if_full()
+        Ok(())
     }
 
     #[inline(always)]
@@ -507,7 +481,7 @@ array_like!(
 );
 struct_like!(SerializeStruct, SerializeStructVariant);
 
-impl<W: Write> ser::SerializeMap for Compound<'_, W> {
+impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
     type Error = Error;
 
@@ -523,7 +497,7 @@ impl<W: Write> ser::SerializeMap for Compound<'_, W> {
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         value.serialize(&mut *self.ser)?;
         self.ser.has_value = true;
-        self.ser.flush_if_full()
+        Ok(())
     }
 
     fn end(self) -> Result<(), Error> {
@@ -534,11 +508,11 @@ impl<W: Write> ser::SerializeMap for Compound<'_, W> {
 
 /// A map key: JSON keys are strings, so strings, characters and unit variants are written as
 /// strings and booleans and numbers quoted, as serde_json does; anything else is an error.
-struct MapKey<'a, W> {
-    ser: &'a mut Serializer<W>,
+struct MapKey<'a> {
+    ser: &'a mut Serializer,
 }
 
-impl<W: Write> MapKey<'_, W> {
+impl MapKey<'_> {
     fn quoted_integer(self, value: impl itoa::Integer) -> Result<(), Error> {
         self.ser.buf.push(b'"');
         self.ser.integer(value);
@@ -557,7 +531,7 @@ impl<W: Write> MapKey<'_, W> {
     }
 }
 
-impl<W: Write> ser::Serializer for MapKey<'_, W> {
+impl ser::Serializer for MapKey<'_> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = ser::Impossible<(), Error>;
@@ -701,7 +675,7 @@ mod tests {
 
     fn ours<T: Serialize + ?Sized>(value: &T) -> String {
         let mut out = Vec::new();
-        super::write(&mut out, value, 0).unwrap();
+        super::append(&mut out, value, 0).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -807,7 +781,7 @@ mod tests {
     #[test]
     fn keys_that_are_not_strings_or_numbers_are_errors() {
         let map: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
-        assert!(super::write(Vec::new(), &map, 0).is_err());
+        assert!(super::append(&mut Vec::new(), &map, 0).is_err());
         assert!(serde_json::to_vec_pretty(&map).is_err());
     }
 
