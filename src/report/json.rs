@@ -1,10 +1,10 @@
 //! `--format json`: the report model as one JSON document (docs/json-report.md).
 //!
 //! A report of tens of thousands of flows is tens of megabytes of JSON, and rendering it took
-//! as long as reading a gigabyte of packets. The flows, nearly all of the document, are written
-//! by [`flow_json`] rather than through serde, in slices; with more than one thread the slices
-//! are rendered in parallel and joined in order. The bytes are exactly serde_json's pretty
-//! output whichever the path (the tests check it).
+//! as long as reading a gigabyte of packets. The flows and findings, nearly all of the
+//! document, are written by [`json_elements`] rather than through serde, the flows in slices;
+//! with more than one thread the slices are rendered in parallel and joined in order. The
+//! bytes are exactly serde_json's pretty output whichever the path (the tests check it).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -13,10 +13,8 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
-use super::{flow_json, pretty_json};
-use super::{CaptureSummary, Emitter, FindingReport, FlowReport, Report, Summary, Tool};
-use crate::geo::DatabaseInfo;
-use crate::policy::Policy;
+use super::{json_elements, pretty_json};
+use super::{Emitter, FlowReport, Report};
 
 pub struct JsonEmitter {
     /// Threads that may render flows.
@@ -42,9 +40,9 @@ impl Emitter for JsonEmitter {
     }
 }
 
-/// The document: everything but the flows rendered through serde, the flows by
-/// [`flow_json`] in slices, on `threads` threads when there are enough of them. Slices are
-/// written in order as soon as they are ready, so writing overlaps rendering.
+/// The document: the flows by [`json_elements`] in slices, on `threads` threads when there
+/// are more than one, written in order as soon as they are ready so that writing overlaps
+/// rendering; before them every other field, the findings also by [`json_elements`].
 fn write_document(
     report: &Report,
     out: &mut impl Write,
@@ -54,15 +52,14 @@ fn write_document(
     let slices: Vec<&[FlowReport]> = report.flows.chunks(flows_per_slice.max(1)).collect();
     let threads = threads.min(slices.len());
     if threads <= 1 {
-        let (before, after) = shell(report)?;
-        out.write_all(&before)?;
+        out.write_all(&head(report)?)?;
         let mut rendered = Vec::new();
         for (index, slice) in slices.iter().enumerate() {
             rendered.clear();
-            render_flows(&mut rendered, slice, index == 0)?;
+            elements(&mut rendered, slice, index == 0, json_elements::append_flow)?;
             out.write_all(&rendered)?;
         }
-        return out.write_all(&after);
+        return out.write_all(&tail(report)?);
     }
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -76,16 +73,15 @@ fn write_document(
                     break;
                 };
                 let mut rendered = Vec::with_capacity(slice.len() * 2048);
-                let result = render_flows(&mut rendered, slice, index == 0);
+                let result = elements(&mut rendered, slice, index == 0, json_elements::append_flow);
                 if sender.send((index, result.map(|()| rendered))).is_err() {
                     break;
                 }
             });
         }
         drop(sender);
-        // Meanwhile, everything but the flows.
-        let (before, after) = shell(report)?;
-        out.write_all(&before)?;
+        // Meanwhile, everything before the flows.
+        out.write_all(&head(report)?)?;
         let mut waiting = BTreeMap::new();
         let mut expected = 0;
         for (index, rendered) in receiver {
@@ -98,73 +94,82 @@ fn write_document(
         if expected < slices.len() {
             return Err(io::Error::other("a JSON writer thread failed"));
         }
-        out.write_all(&after)
+        out.write_all(&tail(report)?)
     })
 }
 
-/// The document without its flows, as the text before the first flow and the text after the
-/// last: `"flows": []` rendered through serde, cut open when there are flows.
-fn shell(report: &Report) -> io::Result<(Vec<u8>, Vec<u8>)> {
-    let shell = Shell {
-        schema_version: report.schema_version,
-        tool: &report.tool,
-        captures: &report.captures,
-        databases: &report.databases,
-        policy: &report.policy,
-        summary: &report.summary,
-        findings: &report.findings,
-        allowed: &report.allowed,
-        baselined: &report.baselined,
-        flows: &[],
-        warnings: &report.warnings,
-    };
-    let mut text = Vec::new();
-    pretty_json::append(&mut text, &shell, 0)?;
-    if report.flows.is_empty() {
-        return Ok((text, Vec::new()));
+/// The document up to the first flow: the fields of [`Report`] before `flows`, in its order
+/// (a test compares the whole document with serde_json's).
+fn head(report: &Report) -> io::Result<Vec<u8>> {
+    let mut text = b"{".to_vec();
+    field(&mut text, true, "schema_version", &report.schema_version)?;
+    field(&mut text, false, "tool", &report.tool)?;
+    field(&mut text, false, "captures", &report.captures)?;
+    field(&mut text, false, "databases", &report.databases)?;
+    field(&mut text, false, "policy", &report.policy)?;
+    field(&mut text, false, "summary", &report.summary)?;
+    for (key, findings) in [
+        ("findings", &report.findings),
+        ("allowed", &report.allowed),
+        ("baselined", &report.baselined),
+    ] {
+        key_of(&mut text, false, key);
+        text.push(b'[');
+        elements(&mut text, findings, true, json_elements::append_finding)?;
+        close_array(&mut text, findings.is_empty());
     }
-    // A literal newline only comes from the formatter (strings escape theirs), so this is the
-    // top-level key and nothing inside a value. It comes after the findings, which can be
-    // megabytes: searched for from the end.
-    const EMPTY_FLOWS: &[u8] = b"\n  \"flows\": []";
-    let at = text
-        .windows(EMPTY_FLOWS.len())
-        .rposition(|window| window == EMPTY_FLOWS)
-        .ok_or_else(|| io::Error::other("report has no top-level flows key"))?;
-    let mut after = b"\n  ]".to_vec();
-    after.extend_from_slice(&text[at + EMPTY_FLOWS.len()..]);
-    text.truncate(at);
-    text.extend_from_slice(b"\n  \"flows\": [");
-    Ok((text, after))
+    key_of(&mut text, false, "flows");
+    text.push(b'[');
+    Ok(text)
 }
 
-/// [`Report`] field for field, borrowed, so the document around the flows can be rendered
-/// without copying the report. The test below fails if the two ever differ.
-#[derive(Serialize)]
-struct Shell<'a> {
-    schema_version: u32,
-    tool: &'a Tool,
-    captures: &'a [CaptureSummary],
-    databases: &'a [DatabaseInfo],
-    policy: &'a Policy,
-    summary: &'a Summary,
-    findings: &'a [FindingReport],
-    allowed: &'a [FindingReport],
-    baselined: &'a [FindingReport],
-    flows: &'a [FlowReport],
-    warnings: &'a [String],
+/// The document after the last flow.
+fn tail(report: &Report) -> io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    close_array(&mut text, report.flows.is_empty());
+    field(&mut text, false, "warnings", &report.warnings)?;
+    text.extend_from_slice(b"\n}");
+    Ok(text)
 }
 
-/// Flows as elements of the top-level `flows` array, appended to `out`: each on a new line at
-/// two levels of indentation, separated by commas, the first without one when `first` is set.
-fn render_flows(out: &mut Vec<u8>, flows: &[FlowReport], first: bool) -> io::Result<()> {
-    for (i, flow) in flows.iter().enumerate() {
+/// A top-level key, after a comma unless it is the `first`.
+fn key_of(text: &mut Vec<u8>, first: bool, key: &str) {
+    text.extend_from_slice(if first { b"\n  \"" } else { b",\n  \"" });
+    text.extend_from_slice(key.as_bytes());
+    text.extend_from_slice(b"\": ");
+}
+
+/// A top-level field through serde.
+fn field<T: Serialize + ?Sized>(
+    text: &mut Vec<u8>,
+    first: bool,
+    key: &str,
+    value: &T,
+) -> io::Result<()> {
+    key_of(text, first, key);
+    pretty_json::append(text, value, 1)
+}
+
+/// The end of a top-level array: `[]` for an empty one, else on its own line.
+fn close_array(text: &mut Vec<u8>, empty: bool) {
+    text.extend_from_slice(if empty { b"]" } else { b"\n  ]" });
+}
+
+/// Elements of a top-level array, appended to `out`: each on a new line at two levels of
+/// indentation, separated by commas, the first without one when `first` is set.
+fn elements<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    first: bool,
+    append: fn(&mut Vec<u8>, &T) -> io::Result<()>,
+) -> io::Result<()> {
+    for (i, item) in items.iter().enumerate() {
         out.extend_from_slice(if first && i == 0 {
             b"\n    "
         } else {
             b",\n    "
         });
-        flow_json::append(out, flow)?;
+        append(out, item)?;
     }
     Ok(())
 }

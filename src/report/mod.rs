@@ -6,9 +6,9 @@
 
 pub mod apps;
 mod csv;
-mod flow_json;
 mod html;
 mod json;
+mod json_elements;
 mod jsonl;
 mod junit;
 mod markdown;

@@ -6,7 +6,7 @@
 //! formatter and the writer one call at a time, and indents two spaces per call. Here field
 //! names are written as they are (they are Rust identifiers, nothing to escape), strings are
 //! copied whole unless a byte needs escaping, and every token goes into one buffer. The flows of
-//! the JSON report skip serde altogether (`flow_json`), using the string and number writing
+//! the JSON report skip serde altogether (`json_elements`), using the string and number writing
 //! here. Numbers use the same crates as serde_json (itoa,
 //! zmij), so the output is byte for byte the same; tests compare the two on real reports and
 //! on generated values.

@@ -1,13 +1,15 @@
-//! One flow of the JSON report written field by field: the bytes [`pretty_json`] writes for a
-//! [`FlowReport`] in the report's `flows` array, in a fraction of the instructions.
+//! The elements of the JSON report's big arrays, flows and findings, written field by field:
+//! the bytes [`pretty_json`] writes for a [`FlowReport`] or [`FindingReport`] at level 2 (an
+//! element of a top-level array), in a fraction of the instructions.
 //!
-//! Flows are nearly all of a big report (tens of thousands, 1.5 KB each), and serde spends
-//! most of a flow's time on its way to the bytes: a call per field, indentation worked out per
-//! line, a number formatted through the generic path. Here every key, with its line break and
-//! indent, is one literal copied whole, and the common values are written directly. Rare or
-//! nested values (enums, a live capture's process, databases that disagree) still go through
-//! [`pretty_json`], at the level they sit. The tests compare the two on every fixture's flows
-//! and on flows with every field set, so a field added to [`FlowReport`] but not here fails.
+//! Flows are nearly all of a big report (tens of thousands, 1.5 KB each), findings most of the
+//! rest, and serde spends most of an element's time on its way to the bytes: a call per field,
+//! indentation worked out per line, a number formatted through the generic path. Here every
+//! key, with its line break and indent, is one literal copied whole, and the common values are
+//! written directly. Rare or nested values (enums, a live capture's process, databases that
+//! disagree) still go through [`pretty_json`], at the level they sit. The tests compare the two
+//! on every fixture's flows and findings and on elements with every field set, so a field added
+//! to either struct but not here fails.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -15,7 +17,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::pretty_json::{self, push_float, push_string};
-use super::FlowReport;
+use super::{FindingReport, FlowReport};
 use crate::capture::Timestamp;
 use crate::classify::PacketRef;
 
@@ -55,7 +57,7 @@ macro_rules! close {
 
 /// Appends `flow` as an element of the report's `flows` array, exactly as
 /// `pretty_json::append(out, flow, 2)` would.
-pub fn append(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
+pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.push(b'{');
     out.extend_from_slice(key!(first, 3, "capture"));
     integer(out, flow.capture);
@@ -188,6 +190,53 @@ pub fn append(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends `finding` as an element of the report's `findings` (or `allowed`, `baselined`)
+/// array, exactly as `pretty_json::append(out, finding, 2)` would.
+pub fn append_finding(out: &mut Vec<u8>, finding: &FindingReport) -> io::Result<()> {
+    out.push(b'{');
+    out.extend_from_slice(key!(first, 3, "rule"));
+    push_string(out, finding.rule);
+    out.extend_from_slice(key!(3, "title"));
+    push_string(out, finding.title);
+    out.extend_from_slice(key!(3, "severity"));
+    general(out, &finding.severity, 3)?;
+    out.extend_from_slice(key!(3, "class"));
+    general(out, &finding.class, 3)?;
+    out.extend_from_slice(key!(3, "flow"));
+    integer(out, finding.flow);
+    out.extend_from_slice(key!(3, "capture"));
+    integer(out, finding.capture);
+    out.extend_from_slice(key!(3, "packet"));
+    integer(out, finding.packet);
+    out.extend_from_slice(key!(3, "time"));
+    time(out, finding.time, 3)?;
+    out.extend_from_slice(key!(3, "server"));
+    out.push(b'{');
+    out.extend_from_slice(key!(first, 4, "ip"));
+    ip(out, finding.server.ip)?;
+    out.extend_from_slice(key!(4, "port"));
+    integer(out, finding.server.port);
+    out.extend_from_slice(close!(3));
+    out.extend_from_slice(key!(3, "country"));
+    text(out, finding.country.as_deref());
+    out.extend_from_slice(key!(3, "location"));
+    text(out, finding.location.as_deref());
+    out.extend_from_slice(key!(3, "operator_country"));
+    text(out, finding.operator_country.as_deref());
+    out.extend_from_slice(key!(3, "app"));
+    text(out, finding.app.as_deref());
+    out.extend_from_slice(key!(3, "hostname"));
+    text(out, finding.hostname.as_deref());
+    out.extend_from_slice(key!(3, "packets"));
+    optional_integer(out, finding.packets);
+    out.extend_from_slice(key!(3, "notes"));
+    texts(out, finding.notes.iter().map(String::as_str));
+    out.extend_from_slice(key!(3, "allowed"));
+    text(out, finding.allowed.as_deref());
+    out.extend_from_slice(close!(2));
+    Ok(())
+}
+
 /// A value the serde path writes, for those rare or nested enough not to matter: at `level`,
 /// the level of its key.
 fn general<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, level: usize) -> io::Result<()> {
@@ -283,20 +332,26 @@ mod tests {
     use crate::classify::{Confidence, HostnameSource, MediaKind, ServerRole};
     use crate::geo::{SourceCountry, SpecialRange};
 
-    fn by_serde(flow: &FlowReport) -> String {
+    fn by_serde<T: Serialize>(element: &T) -> String {
         let mut out = Vec::new();
-        pretty_json::append(&mut out, flow, 2).unwrap();
+        pretty_json::append(&mut out, element, 2).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     fn by_hand(flow: &FlowReport) -> String {
         let mut out = Vec::new();
-        append(&mut out, flow).unwrap();
+        append_flow(&mut out, flow).unwrap();
         String::from_utf8(out).unwrap()
     }
 
-    /// Every flow of every fixture capture, audited with the embedded data.
-    fn fixture_flows() -> Vec<FlowReport> {
+    fn finding_by_hand(finding: &FindingReport) -> String {
+        let mut out = Vec::new();
+        append_finding(&mut out, finding).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Every fixture capture audited with the embedded data.
+    fn fixtures_report() -> super::super::Report {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -307,7 +362,11 @@ mod tests {
             })
             .collect();
         paths.sort();
-        super::super::testing::audit(&paths).flows
+        super::super::testing::audit(&paths)
+    }
+
+    fn fixture_flows() -> Vec<FlowReport> {
+        fixtures_report().flows
     }
 
     #[test]
@@ -374,6 +433,42 @@ mod tests {
             time: Timestamp::default(),
         });
         flow
+    }
+
+    #[test]
+    fn every_fixture_finding_is_written_as_serde_writes_it() {
+        let findings = fixtures_report().findings;
+        assert!(findings.len() > 5, "only {} findings", findings.len());
+        for (index, finding) in findings.iter().enumerate() {
+            assert_eq!(
+                finding_by_hand(finding),
+                by_serde(finding),
+                "finding {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_with_every_field_set_is_written_as_serde_writes_it() {
+        let mut finding = fixtures_report().findings.swap_remove(0);
+        finding.class = None;
+        finding.time = Timestamp {
+            secs: -62_000_000_000_000,
+            micros: 1,
+        };
+        finding.server.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        finding.country = Some("R\u{7f}U".into());
+        finding.location = Some("RU".into());
+        finding.operator_country = Some("\"quoted\"".into());
+        finding.app = Some("zoom".into());
+        finding.hostname = Some("a\\b".into());
+        finding.packets = Some(u64::MAX);
+        finding.notes = vec!["one".into(), "two\nlines".into()];
+        finding.allowed = Some("vendor relay".into());
+        assert_eq!(finding_by_hand(&finding), by_serde(&finding));
+        finding.notes.clear();
+        finding.packets = None;
+        assert_eq!(finding_by_hand(&finding), by_serde(&finding));
     }
 
     #[test]
