@@ -11,6 +11,7 @@
 //! others at the end
 //! (docs/robustness.md).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -286,12 +287,7 @@ impl<'a> Auditor<'a> {
     /// The finished report: findings sorted, summary filled in.
     pub fn finish(mut self) -> Report {
         let report = &mut self.report;
-        report.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.flow.cmp(&b.flow))
-                .then(a.packet.cmp(&b.packet))
-        });
+        report.findings = most_severe_first(std::mem::take(&mut report.findings));
         let summary = &mut report.summary;
         summary.captures = report.captures.len();
         summary.flows = report.flows.len();
@@ -308,6 +304,24 @@ impl<'a> Auditor<'a> {
         }
         self.report
     }
+}
+
+/// Findings most severe first, then by flow and packet, otherwise in the order given. A
+/// finding is a few hundred bytes and a big capture has tens of thousands: their sort keys are
+/// sorted, and each finding moved once.
+fn most_severe_first(findings: Vec<FindingReport>) -> Vec<FindingReport> {
+    let mut order: Vec<_> = findings
+        .iter()
+        .enumerate()
+        .map(|(index, f)| (Reverse(f.severity), f.flow, f.packet, index))
+        .collect();
+    // The index makes every key distinct: as stable as a stable sort.
+    order.sort_unstable();
+    let mut slots: Vec<Option<FindingReport>> = findings.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(.., index)| slots[index].take())
+        .collect()
 }
 
 impl Finisher<'_> {
@@ -1052,6 +1066,39 @@ mod tests {
             time,
             data,
             original_len: data.len() as u32,
+        }
+    }
+
+    /// The findings of every fixture, in reverse and rotated: sorted as a stable sort by
+    /// severity, flow and packet sorts them.
+    #[test]
+    fn findings_sort_as_a_stable_sort_would() {
+        let (geo, policy, catalog) = embedded_data();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "pcap"))
+            .collect();
+        paths.sort();
+        let mut auditor = Auditor::new(&geo, &policy, &catalog);
+        for result in auditor.audit_files(&paths, None, 1) {
+            result.unwrap();
+        }
+        let findings = auditor.finish().findings;
+        assert!(findings.len() > 5);
+        let key = |f: &FindingReport| (Reverse(f.severity), f.flow, f.packet);
+        for shuffle in [0, 1, 3] {
+            let mut given: Vec<FindingReport> = findings.iter().rev().cloned().collect();
+            given.rotate_left(shuffle);
+            let mut expected = given.clone();
+            expected.sort_by_key(key);
+            let sorted = most_severe_first(given);
+            let rule_and_key = |f: &FindingReport| (f.rule, key(f));
+            assert_eq!(
+                sorted.iter().map(rule_and_key).collect::<Vec<_>>(),
+                expected.iter().map(rule_and_key).collect::<Vec<_>>(),
+            );
         }
     }
 

@@ -201,36 +201,33 @@ impl Policy {
         })
     }
 
-    /// The restricted countries for traffic of `role` of an app (app, then class, then the
-    /// whole policy: the most specific scope that sets them).
-    fn restricted(&self, role: Role, app: Option<&str>) -> &BTreeSet<String> {
+    /// The restricted countries for traffic of `role` of an app, given its scope if the policy
+    /// has one (app, then class, then the whole policy: the most specific scope that sets them).
+    fn restricted<'p>(&'p self, role: Role, app: Option<&'p Scope>) -> &'p BTreeSet<String> {
         self.most_specific(role, app, |scope| scope.restricted.as_ref())
             .unwrap_or(&EMPTY)
     }
 
-    fn home(&self, role: Role, app: Option<&str>) -> Option<&BTreeSet<String>> {
+    fn home<'p>(&'p self, role: Role, app: Option<&'p Scope>) -> Option<&'p BTreeSet<String>> {
         self.most_specific(role, app, |scope| scope.home.as_ref())
     }
 
     fn most_specific<'p, T>(
         &'p self,
         role: Role,
-        app: Option<&str>,
+        app: Option<&'p Scope>,
         pick: impl Fn(&'p Scope) -> Option<&'p T>,
     ) -> Option<&'p T> {
-        let app_scope = app.and_then(|app| self.apps.get(app));
         let class_scope = class_key(role).and_then(|key| self.classes.get(key));
-        app_scope
-            .and_then(&pick)
+        app.and_then(&pick)
             .or_else(|| class_scope.and_then(&pick))
             .or_else(|| pick(&self.scope))
     }
 
-    /// The severity of `rule` for an app: `None` when the policy switched it off.
-    fn severity(&self, rule: &Rule, app: Option<&str>) -> Option<Severity> {
-        let app_scope = app.and_then(|app| self.apps.get(app));
-        app_scope
-            .and_then(|scope| scope.severity.get(rule.id))
+    /// The severity of `rule` for an app, given its scope if the policy has one: `None` when
+    /// the policy switched it off.
+    fn severity(&self, rule: &Rule, app: Option<&Scope>) -> Option<Severity> {
+        app.and_then(|scope| scope.severity.get(rule.id))
             .or_else(|| self.scope.severity.get(rule.id))
             .copied()
             .unwrap_or(Some(rule.severity))
@@ -273,11 +270,13 @@ impl Policy {
 
     /// The findings of one flow, allowed ones included (marked).
     pub fn evaluate(&self, facts: &FlowFacts<'_>, findings: &mut Vec<Finding>) {
+        // Looked up once per flow, not once per rule and scope.
+        let app = facts.app.and_then(|app| self.apps.get(app));
         for rule in &RULES {
-            let Some(severity) = self.severity(rule, facts.app) else {
+            let Some(severity) = self.severity(rule, app) else {
                 continue;
             };
-            let Some(hit) = self.check(rule.check, facts) else {
+            let Some(hit) = self.check(rule.check, facts, app) else {
                 continue;
             };
             let allowed = self
@@ -305,27 +304,27 @@ impl Policy {
         }
     }
 
-    fn check(&self, check: Check, facts: &FlowFacts<'_>) -> Option<Hit> {
+    fn check(&self, check: Check, facts: &FlowFacts<'_>, app: Option<&Scope>) -> Option<Hit> {
         let geo = facts.geo;
         match check {
             Check::LocatedIn(role) => {
                 let evidence = facts.first(role)?;
                 let country = geo.country.as_ref()?;
-                self.restricted(role, facts.app)
+                self.restricted(role, app)
                     .contains(country)
                     .then(|| Hit::class(role, evidence, country))
             }
             Check::OperatedFrom(role) => {
                 let evidence = facts.first(role)?;
                 let operator = geo.operator_country.as_ref()?;
-                let restricted = self.restricted(role, facts.app);
+                let restricted = self.restricted(role, app);
                 let located_in = geo.country.as_ref().is_some_and(|c| restricted.contains(c));
                 (restricted.contains(operator) && !located_in)
                     .then(|| Hit::class(role, evidence, operator))
             }
             Check::CrossBorder(role) => {
                 let evidence = facts.first(role)?;
-                let home = self.home(role, facts.app)?;
+                let home = self.home(role, app)?;
                 let country = geo.country.as_ref()?;
                 (!home.contains(country)).then(|| Hit::class(role, evidence, country))
             }
