@@ -63,6 +63,11 @@ impl serde::Serialize for Timestamp {
 pub struct Rfc3339([u8; 27]);
 
 impl Rfc3339 {
+    /// The text's bytes: digits and separators, nothing a JSON string would escape.
+    pub fn as_bytes(&self) -> &[u8; 27] {
+        &self.0
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and separators are ever written.
         std::str::from_utf8(&self.0).unwrap_or_default()

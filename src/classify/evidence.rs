@@ -48,6 +48,17 @@ pub enum Confidence {
     High,
 }
 
+impl Confidence {
+    /// The name reports use (the same as the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 impl EvidenceKind {
     /// Lower is stronger (see the module docs).
     fn rank(self) -> u8 {

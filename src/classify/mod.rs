@@ -197,6 +197,16 @@ pub enum HostnameSource {
     Dns,
 }
 
+impl HostnameSource {
+    /// The name reports use (the same as the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostnameSource::Sni => "sni",
+            HostnameSource::Dns => "dns",
+        }
+    }
+}
+
 /// Kinds of media a flow carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +258,21 @@ pub enum ServerRole {
     Peer,
     /// A server that only set up or controlled the call (TLS, STUN).
     Control,
+}
+
+impl ServerRole {
+    /// The name reports use (the same as the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerRole::Zc => "zc",
+            ServerRole::Mmr => "mmr",
+            ServerRole::Rwg => "rwg",
+            ServerRole::Relay => "relay",
+            ServerRole::Media => "media",
+            ServerRole::Peer => "peer",
+            ServerRole::Control => "control",
+        }
+    }
 }
 
 /// How a flow learned an address it announces to others (see [`propagate`]).

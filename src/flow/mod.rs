@@ -80,6 +80,18 @@ pub enum Orientation {
     FirstSender,
 }
 
+impl Orientation {
+    /// The name reports use (the same as the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Orientation::TcpSyn => "tcp_syn",
+            Orientation::ServicePort => "service_port",
+            Orientation::AddressScope => "address_scope",
+            Orientation::FirstSender => "first_sender",
+        }
+    }
+}
+
 /// Canonical 5-tuple: the lower endpoint first, so both directions find the same flow.
 ///
 /// Addresses are kept as 128-bit numbers (an IPv4 address in the low 32 bits, told apart from

@@ -273,10 +273,12 @@ impl Policy {
         // Looked up once per flow, not once per rule and scope.
         let app = facts.app.and_then(|app| self.apps.get(app));
         for rule in &RULES {
-            let Some(severity) = self.severity(rule, app) else {
+            // Most rules find nothing in most flows: checked before the severity is looked up
+            // (by rule id, in up to two maps).
+            let Some(hit) = self.check(rule.check, facts, app) else {
                 continue;
             };
-            let Some(hit) = self.check(rule.check, facts, app) else {
+            let Some(severity) = self.severity(rule, app) else {
                 continue;
             };
             let allowed = self

@@ -19,7 +19,8 @@ use serde::Serialize;
 use super::pretty_json::{self, push_float, push_string};
 use super::{FindingReport, FlowReport};
 use crate::capture::Timestamp;
-use crate::classify::PacketRef;
+use crate::classify::{Confidence, HostnameSource, PacketRef, Role, ServerRole};
+use crate::geo::SpecialRange;
 
 /// A line break and the indent of a level of the report: a flow is at level 2 (an element of
 /// the top-level `flows`), its fields at 3, their fields at 4, and so on.
@@ -62,7 +63,7 @@ pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.extend_from_slice(key!(first, 3, "capture"));
     integer(out, flow.capture);
     out.extend_from_slice(key!(3, "transport"));
-    general(out, &flow.transport, 3)?;
+    name(out, Some(flow.transport.as_str()));
 
     out.extend_from_slice(key!(3, "client"));
     out.push(b'{');
@@ -86,9 +87,9 @@ pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.extend_from_slice(key!(4, "as_org"));
     text(out, server.as_org.as_deref());
     out.extend_from_slice(key!(4, "special"));
-    general(out, &server.special, 4)?;
+    name(out, server.special.map(SpecialRange::as_str));
     out.extend_from_slice(key!(4, "role"));
-    general(out, &server.role, 4)?;
+    name(out, server.role.map(ServerRole::as_str));
     out.extend_from_slice(key!(4, "operator_country"));
     text(out, server.operator_country.as_deref());
     out.extend_from_slice(key!(4, "network"));
@@ -96,7 +97,7 @@ pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.extend_from_slice(key!(4, "anycast"));
     text(out, server.anycast.as_deref());
     out.extend_from_slice(key!(4, "disagreement"));
-    general(out, &server.disagreement, 4)?;
+    array(out, &server.disagreement, 4)?;
     out.extend_from_slice(key!(4, "rtt_ms"));
     match server.rtt_ms {
         Some(ms) => push_float(out, ms, ms.is_finite()),
@@ -111,13 +112,16 @@ pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.extend_from_slice(close!(3));
 
     out.extend_from_slice(key!(3, "orientation"));
-    general(out, &flow.orientation, 3)?;
+    name(out, Some(flow.orientation.as_str()));
     out.extend_from_slice(key!(3, "process"));
-    general(out, &flow.process, 3)?;
+    match &flow.process {
+        Some(process) => general(out, process, 3)?,
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(key!(3, "hostname"));
     text(out, flow.hostname.as_deref());
     out.extend_from_slice(key!(3, "hostname_source"));
-    general(out, &flow.hostname_source, 3)?;
+    name(out, flow.hostname_source.map(HostnameSource::as_str));
     out.extend_from_slice(key!(3, "app"));
     text(out, flow.app.as_deref());
     out.extend_from_slice(key!(3, "app_evidence"));
@@ -125,11 +129,11 @@ pub fn append_flow(out: &mut Vec<u8>, flow: &FlowReport) -> io::Result<()> {
     out.extend_from_slice(key!(3, "app_evidence_packet"));
     optional_integer(out, flow.app_evidence_packet);
     out.extend_from_slice(key!(3, "confidence"));
-    general(out, &flow.confidence, 3)?;
+    name(out, flow.confidence.map(Confidence::as_str));
     out.extend_from_slice(key!(3, "protocols"));
     texts(out, flow.protocols.iter().copied());
     out.extend_from_slice(key!(3, "media_kinds"));
-    general(out, &flow.media_kinds, 3)?;
+    array(out, &flow.media_kinds, 3)?;
     out.extend_from_slice(key!(3, "alpn"));
     texts(out, flow.alpn.iter().map(String::as_str));
     out.extend_from_slice(key!(3, "certificate"));
@@ -199,9 +203,9 @@ pub fn append_finding(out: &mut Vec<u8>, finding: &FindingReport) -> io::Result<
     out.extend_from_slice(key!(3, "title"));
     push_string(out, finding.title);
     out.extend_from_slice(key!(3, "severity"));
-    general(out, &finding.severity, 3)?;
+    name(out, Some(finding.severity.as_str()));
     out.extend_from_slice(key!(3, "class"));
-    general(out, &finding.class, 3)?;
+    name(out, finding.class.map(Role::as_str));
     out.extend_from_slice(key!(3, "flow"));
     integer(out, finding.flow);
     out.extend_from_slice(key!(3, "capture"));
@@ -241,6 +245,29 @@ pub fn append_finding(out: &mut Vec<u8>, finding: &FindingReport) -> io::Result<
 /// the level of its key.
 fn general<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, level: usize) -> io::Result<()> {
     pretty_json::append(out, value, level)
+}
+
+/// An array the serde path writes unless it is empty, as most are.
+fn array<T: Serialize>(out: &mut Vec<u8>, values: &[T], level: usize) -> io::Result<()> {
+    if values.is_empty() {
+        out.extend_from_slice(b"[]");
+        Ok(())
+    } else {
+        general(out, values, level)
+    }
+}
+
+/// An enum's name (`as_str`, which its serde name equals: the tests check every variant), or
+/// null.
+fn name(out: &mut Vec<u8>, value: Option<&'static str>) {
+    match value {
+        Some(name) => {
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 fn integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
@@ -301,7 +328,9 @@ fn ip(out: &mut Vec<u8>, ip: IpAddr) -> io::Result<()> {
 fn time(out: &mut Vec<u8>, time: Timestamp, level: usize) -> io::Result<()> {
     match time.rfc3339() {
         Some(text) => {
-            push_string(out, text.as_str());
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
             Ok(())
         }
         None => general(out, &time, level),
@@ -329,8 +358,8 @@ mod tests {
 
     use super::*;
     use crate::capture::Process;
-    use crate::classify::{Confidence, HostnameSource, MediaKind, ServerRole};
-    use crate::geo::{SourceCountry, SpecialRange};
+    use crate::classify::MediaKind;
+    use crate::geo::SourceCountry;
 
     fn by_serde<T: Serialize>(element: &T) -> String {
         let mut out = Vec::new();
@@ -469,6 +498,77 @@ mod tests {
         finding.notes.clear();
         finding.packets = None;
         assert_eq!(finding_by_hand(&finding), by_serde(&finding));
+    }
+
+    /// The enums written by name: every variant's `as_str` is its serde name.
+    #[test]
+    fn enum_names_are_serde_names() {
+        fn check<T: Serialize>(values: &[T], as_str: fn(&T) -> &'static str) {
+            for value in values {
+                let serde = serde_json::to_string(value).unwrap();
+                assert_eq!(serde, format!("\"{}\"", as_str(value)));
+            }
+        }
+        use crate::decode::Transport;
+        use crate::flow::Orientation;
+        use crate::policy::Severity;
+        check(&[Transport::Udp, Transport::Tcp], |v| v.as_str());
+        check(
+            &[
+                Orientation::TcpSyn,
+                Orientation::ServicePort,
+                Orientation::AddressScope,
+                Orientation::FirstSender,
+            ],
+            |v| v.as_str(),
+        );
+        check(&[HostnameSource::Sni, HostnameSource::Dns], |v| v.as_str());
+        check(
+            &[Confidence::Low, Confidence::Medium, Confidence::High],
+            |v| v.as_str(),
+        );
+        check(
+            &[
+                ServerRole::Zc,
+                ServerRole::Mmr,
+                ServerRole::Rwg,
+                ServerRole::Relay,
+                ServerRole::Media,
+                ServerRole::Peer,
+                ServerRole::Control,
+            ],
+            |v| v.as_str(),
+        );
+        check(&Role::ALL, |v| v.as_str());
+        check(
+            &[
+                Severity::Info,
+                Severity::Low,
+                Severity::Medium,
+                Severity::High,
+                Severity::Critical,
+            ],
+            |v| v.as_str(),
+        );
+        use SpecialRange::*;
+        check(
+            &[
+                Private,
+                Loopback,
+                LinkLocal,
+                Cgnat,
+                Documentation,
+                Multicast,
+                Unspecified,
+                Broadcast,
+                Reserved,
+                UniqueLocal,
+                Benchmarking,
+                ThisNetwork,
+                ProtocolAssignment,
+            ],
+            |v| v.as_str(),
+        );
     }
 
     #[test]
