@@ -393,8 +393,10 @@ impl<S> FlowTable<S> {
         }
     }
 
-    /// Adds the flow at `slot` (below `max_flows`, so it fits in `u32`) to the index.
+    /// Adds the flow at `slot` (below `max_flows`, so it fits in `u32`) to the index: the
+    /// next slot, as the index holds the flows `0..slot`.
     fn index_slot(&mut self, slot: usize) {
+        debug_assert_eq!(slot, self.index.len());
         let flows = &self.flows;
         let hasher = &self.hasher;
         let hash_of = |slot: usize| {
@@ -402,7 +404,7 @@ impl<S> FlowTable<S> {
                 .get(slot)
                 .map_or(0, |flow| hasher.hash_one(flow.key()))
         };
-        self.index.insert(hash_of(slot), slot, hash_of);
+        self.index.push(hash_of(slot), hash_of);
     }
 
     /// Live flows (evicted ones not included).
