@@ -358,6 +358,7 @@ impl Classifier<'_> {
         payload: &[u8],
         at: PacketRef,
     ) {
+        let new_sni = !flow.has_sni();
         let readers = flow.dtls.get_or_insert_with(Default::default);
         let reader = &mut readers[direction.index()];
         if reader.is_done() {
@@ -370,13 +371,24 @@ impl Classifier<'_> {
             reader.give_up();
             self.budget.released(after);
         }
-        let sni = reader.client_hello().and_then(|hello| hello.sni.clone());
-        let alpn = reader.client_hello().map(|hello| hello.alpn.clone());
+        // Every handshake datagram comes here: what the flow already has is not copied again
+        // (`handshake_read` would ignore it), or a certificate of a hundred names would be
+        // copied per datagram.
+        let sni = reader
+            .client_hello()
+            .filter(|_| new_sni)
+            .and_then(|hello| hello.sni.clone());
+        let alpn = reader
+            .client_hello()
+            .filter(|_| flow.handshake.alpn.is_empty())
+            .map(|hello| hello.alpn.clone());
         let profile = reader.server_hello().and_then(|hello| hello.srtp_profile);
         if let Some(hello) = reader.server_hello() {
             flow.handshake.version = Some(hello.version);
         }
-        let certificate = reader.certificate().cloned();
+        let certificate = reader
+            .shared_certificate()
+            .filter(|_| flow.handshake.certificate.is_none());
         if profile.is_some() {
             flow.handshake.srtp_profile = profile;
         }
@@ -407,9 +419,7 @@ impl Classifier<'_> {
         }
         *budget -= 1;
         let version = *version;
-        if direction == Direction::ToServer
-            && !matches!(flow.hostname, Some((_, HostnameSource::Sni)))
-        {
+        if direction == Direction::ToServer && !flow.has_sni() {
             if let Some(sni) = gquic::client_hello_sni(payload) {
                 self.server_name_seen(flow, &sni, at.number);
             }
@@ -434,9 +444,7 @@ impl Classifier<'_> {
             return Role::Other;
         };
         flow.protocols.insert(Protocol::Quic);
-        if direction == Direction::ToServer
-            && !matches!(flow.hostname, Some((_, HostnameSource::Sni)))
-        {
+        if direction == Direction::ToServer && !flow.has_sni() {
             let assembler = flow.quic.get_or_insert_with(Default::default);
             if !assembler.is_done() {
                 let before = assembler.buffered_bytes();

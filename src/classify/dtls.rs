@@ -62,6 +62,7 @@
 //!   stop feeding.
 
 use std::iter::FusedIterator;
+use std::sync::Arc;
 
 use super::tls::{self, HandshakeTypes, MAX_CERTIFICATE_LEN, MAX_HELLO_LEN};
 use super::x509::{self, CertificateNames};
@@ -527,7 +528,7 @@ pub struct DtlsHandshake {
     finished: HandshakeTypes,
     client_hello: Option<DtlsClientHello>,
     server_hello: Option<DtlsServerHello>,
-    certificate: Option<CertificateNames>,
+    certificate: Option<Arc<CertificateNames>>,
     /// At most one per type of ClientHello, ServerHello and Certificate.
     pending: Vec<Reassembly>,
     datagrams: u32,
@@ -589,7 +590,12 @@ impl DtlsHandshake {
     /// The names in the leaf certificate this direction sent (the DTLS server's on the server
     /// side; WebRTC clients send one too). Never available for DTLS 1.3.
     pub fn certificate(&self) -> Option<&CertificateNames> {
-        self.certificate.as_ref()
+        self.certificate.as_deref()
+    }
+
+    /// The leaf certificate's names, shared.
+    pub fn shared_certificate(&self) -> Option<Arc<CertificateNames>> {
+        self.certificate.clone()
     }
 
     /// Every handshake message type seen in clear in this direction.
@@ -708,7 +714,7 @@ impl DtlsHandshake {
             CERTIFICATE => {
                 self.certificate = message
                     .get(CERTIFICATE_LIST_HEADER_LEN..)
-                    .and_then(x509::parse_certificate);
+                    .and_then(x509::read_certificate);
             }
             _ => {}
         }

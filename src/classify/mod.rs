@@ -45,6 +45,7 @@ pub mod zrtp;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -421,6 +422,12 @@ impl FlowClass {
     }
 
     /// Adds an address to announce, within the per-flow bound.
+    /// Whether the flow's host name came from a ClientHello's server name, which no later name
+    /// replaces.
+    fn has_sni(&self) -> bool {
+        matches!(self.hostname, Some((_, HostnameSource::Sni)))
+    }
+
     fn announce(&mut self, address: AnnouncedAddress) {
         if self.announced.len() < MAX_ANNOUNCED_PER_FLOW && !self.announced.contains(&address) {
             self.announced.push(address);
@@ -610,7 +617,7 @@ impl<'c> Classifier<'c> {
     /// Attribution by AS number, the weakest evidence: the caller passes what the geo stage
     /// found for the flow's server.
     pub fn attribute_by_asn(&self, flow: &mut FlowClass, asn: u32) {
-        if matches!(flow.hostname, Some((_, HostnameSource::Sni))) && flow.app.is_none() {
+        if flow.has_sni() && flow.app.is_none() {
             // The flow's own server name named no app: see `sni_names_another_service`.
             return;
         }
@@ -679,7 +686,7 @@ impl<'c> Classifier<'c> {
 
     /// Records a server name from a ClientHello (TLS, DTLS or QUIC) and attributes by it.
     fn server_name_seen(&self, flow: &mut FlowClass, sni: &str, packet: u64) {
-        if matches!(flow.hostname, Some((_, HostnameSource::Sni))) {
+        if flow.has_sni() {
             return;
         }
         flow.hostname = Some((sni.to_string(), HostnameSource::Sni));
@@ -692,7 +699,7 @@ impl<'c> Classifier<'c> {
         flow: &mut FlowClass,
         sni: Option<String>,
         alpn: Option<Vec<String>>,
-        certificate: Option<x509::CertificateNames>,
+        certificate: Option<Arc<x509::CertificateNames>>,
         at: PacketRef,
     ) {
         if let Some(sni) = sni {

@@ -66,6 +66,7 @@ impl Classifier<'_> {
         if flow.not_tls {
             return Some(Role::Other);
         }
+        let new_sni = !flow.has_sni();
         let streams = flow.tls.get_or_insert_with(Default::default);
         let stream = &mut streams[direction.index()];
         let before = stream.buffered_bytes();
@@ -84,16 +85,21 @@ impl Classifier<'_> {
         if summary.handshake {
             // Only handshake records can complete a hello or a certificate: the copies below
             // happen a few times per flow, not per packet.
-            let sni = stream.client_hello().and_then(|hello| hello.sni.clone());
-            let alpn = stream.client_hello().map(|hello| hello.alpn.clone());
-            // Copied only while the flow has no certificate subject yet: a flow that goes on
-            // sending handshake records would otherwise copy up to `x509::MAX_DNS_NAMES` names
-            // per segment, to be ignored by `certificate_seen`.
-            let certificate = if flow.handshake.certificate.is_none() {
-                stream.certificate().cloned()
-            } else {
-                None
-            };
+            // Each copied only while the flow does not have it yet: a flow that goes on sending
+            // handshake records would otherwise copy its hello's names, and up to
+            // `x509::MAX_DNS_NAMES` certificate names, per segment, to be ignored by
+            // `handshake_read`.
+            let sni = stream
+                .client_hello()
+                .filter(|_| new_sni)
+                .and_then(|hello| hello.sni.clone());
+            let alpn = stream
+                .client_hello()
+                .filter(|_| flow.handshake.alpn.is_empty())
+                .map(|hello| hello.alpn.clone());
+            let certificate = stream
+                .shared_certificate()
+                .filter(|_| flow.handshake.certificate.is_none());
             if let Some(hello) = stream.server_hello() {
                 flow.handshake.version = Some(hello.selected_version);
             }

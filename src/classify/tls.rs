@@ -60,6 +60,8 @@
 //! The per-segment path does not allocate (apart from the hold buffer's first use and the
 //! one-off message buffers), never indexes out of bounds, and never panics.
 
+use std::sync::Arc;
+
 use super::x509::{self, CertificateNames};
 
 /// TLS record header length (RFC 5246 §6.2).
@@ -333,7 +335,7 @@ pub struct TlsStream {
     handshake_types: HandshakeTypes,
     client_hello: Option<ClientHello>,
     server_hello: Option<ServerHelloInfo>,
-    certificate: Option<CertificateNames>,
+    certificate: Option<Arc<CertificateNames>>,
 }
 
 impl TlsStream {
@@ -368,7 +370,12 @@ impl TlsStream {
     /// the start of the handshake, when the leaf exceeds [`MAX_CERTIFICATE_LEN`] or does not
     /// parse.
     pub fn certificate(&self) -> Option<&CertificateNames> {
-        self.certificate.as_ref()
+        self.certificate.as_deref()
+    }
+
+    /// The leaf certificate's names, shared.
+    pub fn shared_certificate(&self) -> Option<Arc<CertificateNames>> {
+        self.certificate.clone()
     }
 
     /// The handshake message types seen in clear in this direction.
@@ -759,7 +766,7 @@ impl TlsStream {
             HANDSHAKE_CERTIFICATE => {
                 self.certificate = message
                     .get(CERTIFICATE_LIST_HEADER_LEN..)
-                    .and_then(x509::parse_certificate);
+                    .and_then(x509::read_certificate);
             }
             _ => {}
         }

@@ -37,7 +37,14 @@
 //!   capped at [`MAX_DNS_NAMES`].
 //!
 //! The parser is linear in the input, never indexes out of bounds and never panics. It
-//! allocates only the strings it returns.
+//! allocates only the strings it returns. The handshake readers go through [`read_certificate`],
+//! which keeps the certificates read lately on the thread and reads each of them once.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 /// Longest subject/issuer attribute value kept, in bytes (RFC 5280's upper bound for a
 /// commonName is 64 characters; real certificates exceed it now and then).
@@ -110,6 +117,39 @@ impl CertificateNames {
         });
         self.dns_names.iter().map(String::as_str).chain(cn)
     }
+}
+
+/// Certificates [`read_certificate`] keeps per thread before it starts afresh.
+const RECENT_CERTIFICATES: usize = 256;
+
+/// Names read from certificates, by the certificates' DER encoding.
+type ReadCertificates = HashMap<Box<[u8]>, Option<Arc<CertificateNames>>, RandomState>;
+
+thread_local! {
+    /// The certificates read lately on this thread, by their DER encoding, with their names.
+    /// A server presents the same certificate to every client, on every connection: a capture
+    /// of many connections would read it again and again, thousands of instructions each time
+    /// (a hundred dNSNames lowercased and deduplicated), where finding it here costs a hash of
+    /// its bytes.
+    static RECENT: RefCell<ReadCertificates> = RefCell::default();
+}
+
+/// [`parse_certificate`] for the handshake readers: the same names, shared, and read once
+/// for a certificate seen lately on this thread.
+pub fn read_certificate(der: &[u8]) -> Option<Arc<CertificateNames>> {
+    let (_, _, trailing) = read_element(der)?;
+    let element = der.get(..der.len() - trailing.len())?;
+    RECENT.with_borrow_mut(|recent| {
+        if let Some(names) = recent.get(element) {
+            return names.clone();
+        }
+        let names = parse_certificate(element).map(Arc::new);
+        if recent.len() >= RECENT_CERTIFICATES {
+            recent.clear();
+        }
+        recent.insert(element.into(), names.clone());
+        names
+    })
 }
 
 /// Reads the names of one DER certificate (see the module docs). `None` when the structure up
@@ -492,6 +532,38 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_read_again_is_shared_not_read_again() {
+        let hangouts = hex(HANGOUTS_DER);
+        let zoom = hex(CLOUD_ZOOM_DER);
+        let first = read_certificate(&[hangouts.clone(), zoom.clone()].concat()).unwrap();
+        assert_eq!(Some(&*first), parse_certificate(&hangouts).as_ref());
+        // The same leaf with another chain behind it, or none: the names already read.
+        let again = read_certificate(&hangouts).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = read_certificate(&zoom).unwrap();
+        assert_eq!(Some(&*other), parse_certificate(&zoom).as_ref());
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(read_certificate(&hangouts[..hangouts.len() - 1]), None);
+    }
+
+    #[test]
+    fn the_certificates_kept_are_bounded() {
+        let subject = |i: usize| NameSpec {
+            cn: Some((TAG_UTF8_STRING, format!("host{i}"))),
+            org: None,
+        };
+        for i in 0..RECENT_CERTIFICATES + 10 {
+            let der = certificate_der(&subject(i), &subject(0), &[]);
+            let names = read_certificate(&der).unwrap();
+            assert_eq!(
+                names.subject_cn.as_deref(),
+                Some(format!("host{i}").as_str())
+            );
+            assert!(RECENT.with_borrow(HashMap::len) <= RECENT_CERTIFICATES);
+        }
+    }
+
+    #[test]
     fn generalized_time() {
         let names = parse_certificate(&hex(WEBRTC_2059_DER)).unwrap();
         assert_eq!(names.subject_cn.as_deref(), Some("WebRTC"));
@@ -714,6 +786,8 @@ mod tests {
         ) {
             let der = certificate_der(&subject, &issuer, &dns);
             let names = parse_certificate(&der).unwrap();
+            let shared = read_certificate(&der);
+            prop_assert_eq!(shared.as_deref(), Some(&names));
             prop_assert_eq!(names.subject_cn, subject.cn.map(|(_, s)| s));
             prop_assert_eq!(names.subject_org, subject.org.map(|(_, s)| s));
             prop_assert_eq!(names.issuer_cn, issuer.cn.map(|(_, s)| s));
@@ -743,7 +817,8 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-            let _ = parse_certificate(&bytes);
+            let (shared, parsed) = (read_certificate(&bytes), parse_certificate(&bytes));
+            prop_assert_eq!(shared.as_deref(), parsed.as_ref());
             let _ = read_name(&bytes);
             let mut names = CertificateNames::default();
             read_dns_names(&bytes, &mut names);
