@@ -593,10 +593,14 @@ impl<'c> Session<'c> {
     /// Decodes and classifies one packet. `None` for packets that are not UDP/TCP over IP.
     pub fn packet(&mut self, packet: &CapturedPacket<'_>) -> Option<PacketOutcome> {
         self.packets += 1;
-        let decoded = decode::decode(self.link_type, packet);
-        self.decode_stats.record(&decoded);
-        let Decoded::Packet(decoded) = decoded else {
-            return None;
+        let decoded = match decode::decode(self.link_type, packet) {
+            Decoded::Packet(decoded) => decoded,
+            // Only what was not decoded is counted by reason: a call per packet to record
+            // nothing cost more than the counting.
+            other => {
+                self.decode_stats.record(&other);
+                return None;
+            }
         };
         self.decoded += 1;
         let at = PacketRef {
