@@ -98,6 +98,12 @@ impl Savefile {
 
     /// The next record; `Ok(None)` at a clean end of file; `Err` with libpcap's wording when
     /// the file is damaged (every record before the damage has been returned).
+    ///
+    /// Inlined into [`super::FileSource::read`], and that into the read loop: as calls, the
+    /// two returned their record through memory and spent a fifth of their instructions on
+    /// entry and exit (callgrind: 390 against 410 M instructions for the first 100 MB of the
+    /// fixture file, and 0.56 against 0.52 s for the 1 GB file, medians of 11 interleaved runs).
+    #[inline]
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, String> {
         if !self.fill(RECORD_HEADER).map_err(|e| e.to_string())? {
             return match self.end - self.start {
