@@ -358,7 +358,6 @@ impl Classifier<'_> {
         payload: &[u8],
         at: PacketRef,
     ) {
-        let new_sni = !flow.has_sni();
         let readers = flow.dtls.get_or_insert_with(Default::default);
         let reader = &mut readers[direction.index()];
         if reader.is_done() {
@@ -371,28 +370,18 @@ impl Classifier<'_> {
             reader.give_up();
             self.budget.released(after);
         }
-        // Every handshake datagram comes here: what the flow already has is not copied again
-        // (`handshake_read` would ignore it), or a certificate of a hundred names would be
-        // copied per datagram.
-        let sni = reader
-            .client_hello()
-            .filter(|_| new_sni)
-            .and_then(|hello| hello.sni.clone());
-        let alpn = reader
-            .client_hello()
-            .filter(|_| flow.handshake.alpn.is_empty())
-            .map(|hello| hello.alpn.clone());
         let profile = reader.server_hello().and_then(|hello| hello.srtp_profile);
         if let Some(hello) = reader.server_hello() {
             flow.handshake.version = Some(hello.version);
         }
-        let certificate = reader
-            .shared_certificate()
-            .filter(|_| flow.handshake.certificate.is_none());
         if profile.is_some() {
             flow.handshake.srtp_profile = profile;
         }
-        self.handshake_read(flow, sni, alpn, certificate, at);
+        // Out of the flow while the flow takes what they found, then back.
+        if let Some(readers) = flow.dtls.take() {
+            self.handshake_read(flow, readers[direction.index()].found(), at);
+            flow.dtls = Some(readers);
+        }
     }
 
     /// Google QUIC (pre-IETF, versions Q0xx): recognised from the client's public header, whose
@@ -455,7 +444,12 @@ impl Classifier<'_> {
                     self.budget.released(after);
                 }
                 if let Some(hello) = hello {
-                    self.handshake_read(flow, hello.sni, Some(hello.alpn), None, at);
+                    let found = HandshakeFound {
+                        sni: hello.sni.as_deref(),
+                        alpn: Some(&hello.alpn),
+                        certificate: None,
+                    };
+                    self.handshake_read(flow, found, at);
                 }
             }
         }

@@ -66,6 +66,7 @@ use std::sync::Arc;
 
 use super::tls::{self, HandshakeTypes, MAX_CERTIFICATE_LEN, MAX_HELLO_LEN};
 use super::x509::{self, CertificateNames};
+use super::HandshakeFound;
 
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
 pub const ALERT: u8 = 21;
@@ -583,6 +584,15 @@ impl DtlsHandshake {
         self.client_hello.as_ref()
     }
 
+    /// The server name, ALPN list and certificate found so far.
+    pub fn found(&self) -> HandshakeFound<'_> {
+        let hello = self.client_hello.as_ref();
+        HandshakeFound::new(
+            hello.map(|h| (h.sni.as_deref(), &h.alpn[..])),
+            self.certificate(),
+        )
+    }
+
     pub fn server_hello(&self) -> Option<&DtlsServerHello> {
         self.server_hello.as_ref()
     }
@@ -591,11 +601,6 @@ impl DtlsHandshake {
     /// side; WebRTC clients send one too). Never available for DTLS 1.3.
     pub fn certificate(&self) -> Option<&CertificateNames> {
         self.certificate.as_deref()
-    }
-
-    /// The leaf certificate's names, shared.
-    pub fn shared_certificate(&self) -> Option<Arc<CertificateNames>> {
-        self.certificate.clone()
     }
 
     /// Every handshake message type seen in clear in this direction.

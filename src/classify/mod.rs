@@ -45,7 +45,6 @@ pub mod zrtp;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -414,6 +413,31 @@ pub struct FlowClass {
     gquic: Option<(u32, u8)>,
 }
 
+/// What a handshake reader has found so far, borrowed from it.
+#[derive(Clone, Copy)]
+pub struct HandshakeFound<'a> {
+    /// The ClientHello's server name.
+    pub sni: Option<&'a str>,
+    /// The ClientHello's ALPN list; `None` before the hello.
+    pub alpn: Option<&'a [String]>,
+    /// The leaf certificate's names.
+    pub certificate: Option<&'a x509::CertificateNames>,
+}
+
+impl<'a> HandshakeFound<'a> {
+    /// From a hello's server name and ALPN list, when there is a hello, and a certificate.
+    pub fn new(
+        hello: Option<(Option<&'a str>, &'a [String])>,
+        certificate: Option<&'a x509::CertificateNames>,
+    ) -> Self {
+        HandshakeFound {
+            sni: hello.and_then(|(sni, _)| sni),
+            alpn: hello.map(|(_, alpn)| alpn),
+            certificate,
+        }
+    }
+}
+
 impl FlowClass {
     /// True while the flow holds TLS, DTLS or QUIC handshake readers (and so perhaps
     /// reassembly buffers); [`Classifier::finish`] frees them.
@@ -693,23 +717,19 @@ impl<'c> Classifier<'c> {
         self.attribute_by_name(flow, Some(packet));
     }
 
-    /// What a TLS, DTLS or QUIC handshake reader has found so far.
-    fn handshake_read(
-        &self,
-        flow: &mut FlowClass,
-        sni: Option<String>,
-        alpn: Option<Vec<String>>,
-        certificate: Option<Arc<x509::CertificateNames>>,
-        at: PacketRef,
-    ) {
-        if let Some(sni) = sni {
-            self.server_name_seen(flow, &sni, at.number);
+    /// What a TLS, DTLS or QUIC handshake reader has found so far, copied into the flow only
+    /// where the flow does not have it yet: a reader is asked after every handshake record or
+    /// datagram, and copying its hello's names and a certificate of a hundred names each
+    /// time, to be ignored, was most of the work.
+    fn handshake_read(&self, flow: &mut FlowClass, found: HandshakeFound<'_>, at: PacketRef) {
+        if let Some(sni) = found.sni {
+            self.server_name_seen(flow, sni, at.number);
         }
-        if let Some(alpn) = alpn.filter(|_| flow.handshake.alpn.is_empty()) {
-            flow.handshake.alpn = alpn;
+        if let Some(alpn) = found.alpn.filter(|_| flow.handshake.alpn.is_empty()) {
+            flow.handshake.alpn = alpn.to_vec();
         }
-        if let Some(names) = certificate {
-            self.certificate_seen(flow, &names, at.number);
+        if let Some(names) = found.certificate {
+            self.certificate_seen(flow, names, at.number);
         }
     }
 

@@ -66,7 +66,6 @@ impl Classifier<'_> {
         if flow.not_tls {
             return Some(Role::Other);
         }
-        let new_sni = !flow.has_sni();
         let streams = flow.tls.get_or_insert_with(Default::default);
         let stream = &mut streams[direction.index()];
         let before = stream.buffered_bytes();
@@ -83,27 +82,15 @@ impl Classifier<'_> {
             return Some(Role::Other);
         }
         if summary.handshake {
-            // Only handshake records can complete a hello or a certificate: the copies below
-            // happen a few times per flow, not per packet.
-            // Each copied only while the flow does not have it yet: a flow that goes on sending
-            // handshake records would otherwise copy its hello's names, and up to
-            // `x509::MAX_DNS_NAMES` certificate names, per segment, to be ignored by
-            // `handshake_read`.
-            let sni = stream
-                .client_hello()
-                .filter(|_| new_sni)
-                .and_then(|hello| hello.sni.clone());
-            let alpn = stream
-                .client_hello()
-                .filter(|_| flow.handshake.alpn.is_empty())
-                .map(|hello| hello.alpn.clone());
-            let certificate = stream
-                .shared_certificate()
-                .filter(|_| flow.handshake.certificate.is_none());
+            // Only handshake records can complete a hello or a certificate.
             if let Some(hello) = stream.server_hello() {
                 flow.handshake.version = Some(hello.selected_version);
             }
-            self.handshake_read(flow, sni, alpn, certificate, at);
+            // Out of the flow while the flow takes what they found, then back.
+            if let Some(streams) = flow.tls.take() {
+                self.handshake_read(flow, streams[direction.index()].found(), at);
+                flow.tls = Some(streams);
+            }
         }
         if summary.application_data || summary.alert {
             // Records of an established session (a capture that began mid-connection) still

@@ -63,6 +63,7 @@
 use std::sync::Arc;
 
 use super::x509::{self, CertificateNames};
+use super::HandshakeFound;
 
 /// TLS record header length (RFC 5246 §6.2).
 pub const RECORD_HEADER_LEN: usize = 5;
@@ -358,6 +359,15 @@ impl TlsStream {
         self.client_hello.as_ref()
     }
 
+    /// The server name, ALPN list and certificate found so far.
+    pub fn found(&self) -> HandshakeFound<'_> {
+        let hello = self.client_hello.as_ref();
+        HandshakeFound::new(
+            hello.map(|h| (h.sni.as_deref(), &h.alpn[..])),
+            self.certificate(),
+        )
+    }
+
     /// The ServerHello (negotiated version and cipher suite), once this direction sent one and
     /// it was parsed.
     pub fn server_hello(&self) -> Option<ServerHelloInfo> {
@@ -371,11 +381,6 @@ impl TlsStream {
     /// parse.
     pub fn certificate(&self) -> Option<&CertificateNames> {
         self.certificate.as_deref()
-    }
-
-    /// The leaf certificate's names, shared.
-    pub fn shared_certificate(&self) -> Option<Arc<CertificateNames>> {
-        self.certificate.clone()
     }
 
     /// The handshake message types seen in clear in this direction.
