@@ -445,13 +445,13 @@ impl FlowClass {
         self.tls.is_some() || self.dtls.is_some() || self.quic.is_some()
     }
 
-    /// Adds an address to announce, within the per-flow bound.
     /// Whether the flow's host name came from a ClientHello's server name, which no later name
     /// replaces.
     fn has_sni(&self) -> bool {
         matches!(self.hostname, Some((_, HostnameSource::Sni)))
     }
 
+    /// Adds an address to announce, within the per-flow bound.
     fn announce(&mut self, address: AnnouncedAddress) {
         if self.announced.len() < MAX_ANNOUNCED_PER_FLOW && !self.announced.contains(&address) {
             self.announced.push(address);
