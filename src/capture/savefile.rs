@@ -102,7 +102,7 @@ impl Savefile {
     /// Inlined into [`super::FileSource::read`], and that into the read loop: as calls, the
     /// two returned their record through memory and spent a fifth of their instructions on
     /// entry and exit (callgrind: 390 against 410 M instructions for the first 100 MB of the
-    /// fixture file, and 0.56 against 0.52 s for the 1 GB file, medians of 11 interleaved runs).
+    /// fixture file, and 0.52 against 0.56 s for the 1 GB file, medians of 11 interleaved runs).
     #[inline]
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, String> {
         if !self.fill(RECORD_HEADER).map_err(|e| e.to_string())? {

@@ -342,9 +342,8 @@ impl<S> FlowTable<S> {
                     state,
                 });
                 self.created += 1;
-                let slot = self.flows.len() - 1;
-                self.index_slot(slot);
-                slot
+                self.index_next_flow();
+                self.flows.len() - 1
             }
         };
         // The slot was either just pushed or came from the index, which only holds valid slots.
@@ -388,15 +387,15 @@ impl<S> FlowTable<S> {
 
     fn rebuild_index(&mut self) {
         self.index.clear();
-        for slot in 0..self.flows.len() {
-            self.index_slot(slot);
+        for _ in 0..self.flows.len() {
+            self.index_next_flow();
         }
     }
 
-    /// Adds the flow at `slot` (below `max_flows`, so it fits in `u32`) to the index: the
-    /// next slot, as the index holds the flows `0..slot`.
-    fn index_slot(&mut self, slot: usize) {
-        debug_assert_eq!(slot, self.index.len());
+    /// Adds the first flow the index does not hold yet to it: the index holds the flows in
+    /// slot order, `0..len()`, and a slot is below `max_flows`, so it fits in `u32`.
+    fn index_next_flow(&mut self) {
+        let slot = self.index.len();
         let flows = &self.flows;
         let hasher = &self.hasher;
         let hash_of = |slot: usize| {
