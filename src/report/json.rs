@@ -2,8 +2,8 @@
 //!
 //! A report of tens of thousands of flows is tens of megabytes of JSON, and rendering it took
 //! as long as reading a gigabyte of packets. The flows and findings, nearly all of the
-//! document, are written by [`json_elements`] rather than through serde, the flows in slices;
-//! with more than one thread the slices are rendered in parallel and joined in order. The
+//! document, are written by [`json_elements`] rather than through serde, in slices; with more
+//! than one thread the slices are rendered in parallel and written in order. The
 //! bytes are exactly serde_json's pretty output whichever the path (the tests check it).
 
 use std::collections::BTreeMap;
@@ -14,66 +14,110 @@ use std::sync::{mpsc, Mutex};
 use serde::Serialize;
 
 use super::{json_elements, pretty_json};
-use super::{Emitter, FlowReport, Report};
+use super::{Emitter, FindingReport, FlowReport, Report};
 
 pub struct JsonEmitter {
-    /// Threads that may render flows.
+    /// Threads that may render the document's pieces.
     pub threads: usize,
 }
 
-/// Below this many flows one thread renders the report quicker than starting others.
-const PARALLEL_MIN_FLOWS: usize = 2048;
-/// Flows rendered as one piece: about a megabyte of JSON.
-const FLOWS_PER_SLICE: usize = 512;
+/// Below this many flows and findings one thread renders the report quicker than starting
+/// others.
+const PARALLEL_MIN_ITEMS: usize = 2048;
+/// Flows or findings rendered as one piece: about a megabyte of JSON of flows.
+const ITEMS_PER_SLICE: usize = 512;
 /// Rendered slices that may wait to be written, beyond one being rendered per thread.
 const SPARE_BUFFERS: usize = 2;
 
 impl Emitter for JsonEmitter {
     fn emit(&self, report: &Report, mut out: &mut dyn Write) -> io::Result<()> {
         // No buffer here: the pieces written are a megabyte each.
-        let threads = if report.flows.len() >= PARALLEL_MIN_FLOWS {
+        let threads = if report.flows.len() + report.findings.len() >= PARALLEL_MIN_ITEMS {
             self.threads
         } else {
             1
         };
-        write_document(report, &mut out, threads, FLOWS_PER_SLICE)?;
+        write_document(report, &mut out, threads, ITEMS_PER_SLICE)?;
         writeln!(out)?;
         out.flush()
     }
 }
 
-/// The document: the flows by [`json_elements`] in slices, on `threads` threads when there
-/// are more than one, written in order as soon as they are ready so that writing overlaps
-/// rendering; before them every other field, the findings also by [`json_elements`].
+/// One piece of the document, rendered on its own and written in order.
+#[derive(Clone, Copy)]
+enum Piece<'r> {
+    /// `{` and the fields before `findings`, then `"findings": [`.
+    Start,
+    /// Findings, the `first` of the array without a comma before it.
+    Findings(&'r [FindingReport], bool),
+    /// The end of `findings`, then `allowed` and `baselined`, then `"flows": [`.
+    Middle,
+    Flows(&'r [FlowReport], bool),
+    /// The end of `flows` and the fields after it.
+    End,
+}
+
+impl Piece<'_> {
+    fn render(self, report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Piece::Start => start(report, out),
+            Piece::Findings(items, first) => {
+                elements(out, items, first, json_elements::append_finding)
+            }
+            Piece::Middle => middle(report, out),
+            Piece::Flows(items, first) => elements(out, items, first, json_elements::append_flow),
+            Piece::End => end(report, out),
+        }
+    }
+}
+
+/// The document's pieces in order: the findings and the flows, nearly all of it, in slices.
+fn pieces(report: &Report, items_per_slice: usize) -> Vec<Piece<'_>> {
+    let items_per_slice = items_per_slice.max(1);
+    let mut pieces = vec![Piece::Start];
+    for (index, slice) in report.findings.chunks(items_per_slice).enumerate() {
+        pieces.push(Piece::Findings(slice, index == 0));
+    }
+    pieces.push(Piece::Middle);
+    for (index, slice) in report.flows.chunks(items_per_slice).enumerate() {
+        pieces.push(Piece::Flows(slice, index == 0));
+    }
+    pieces.push(Piece::End);
+    pieces
+}
+
+/// The document, piece by piece ([`pieces`]): on `threads` threads when there are more than
+/// one, each piece written as soon as it and those before it are ready, so that writing
+/// overlaps rendering. The findings are sliced like the flows: rendered by one thread before
+/// the flows, they held up the first write by a few tens of milliseconds.
 fn write_document(
     report: &Report,
     out: &mut impl Write,
     threads: usize,
-    flows_per_slice: usize,
+    items_per_slice: usize,
 ) -> io::Result<()> {
-    let slices: Vec<&[FlowReport]> = report.flows.chunks(flows_per_slice.max(1)).collect();
-    let threads = threads.min(slices.len());
+    let pieces = pieces(report, items_per_slice);
+    let threads = threads.min(pieces.len());
     if threads <= 1 {
-        out.write_all(&head(report)?)?;
         let mut rendered = Vec::new();
-        for (index, slice) in slices.iter().enumerate() {
+        for piece in pieces {
             rendered.clear();
-            elements(&mut rendered, slice, index == 0, json_elements::append_flow)?;
+            piece.render(report, &mut rendered)?;
             out.write_all(&rendered)?;
         }
-        return out.write_all(&tail(report)?);
+        return Ok(());
     }
     let next = AtomicUsize::new(0);
-    // Slices are rendered into a few buffers that go round: back to the renderers once
-    // written. A fresh megabyte per slice cost a page fault per 4 KiB (23,000 faults for the
+    // Pieces are rendered into a few buffers that go round: back to the renderers once
+    // written. A fresh megabyte per piece cost a page fault per 4 KiB (23,000 faults for the
     // 92 MB report of two 1 GB captures) and let renderers run ahead of the writes unbounded.
-    // A renderer takes a buffer before it claims a slice, so the slice written next always has
-    // one and the renderers cannot all wait on buffers held by later slices.
+    // A renderer takes a buffer before it claims a piece, so the piece written next always has
+    // one and the renderers cannot all wait on buffers held by later pieces.
     let (spare, spares) = mpsc::channel::<Vec<u8>>();
     for _ in 0..threads + SPARE_BUFFERS {
         spare
             .send(Vec::with_capacity(
-                flows_per_slice.saturating_mul(2048).min(1 << 22),
+                items_per_slice.saturating_mul(2048).min(1 << 22),
             ))
             .map_err(|_| io::Error::other("JSON buffers"))?;
     }
@@ -82,16 +126,15 @@ fn write_document(
         let (sender, receiver) = mpsc::channel();
         for _ in 0..threads {
             let sender = sender.clone();
-            let (next, slices, spares) = (&next, &slices, &spares);
+            let (next, pieces, spares) = (&next, &pieces, &spares);
             scope.spawn(move || {
                 while let Some(mut rendered) = take_spare(spares) {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(slice) = slices.get(index) else {
+                    let Some(piece) = pieces.get(index) else {
                         break;
                     };
                     rendered.clear();
-                    let result =
-                        elements(&mut rendered, slice, index == 0, json_elements::append_flow);
+                    let result = piece.render(report, &mut rendered);
                     if sender.send((index, result.map(|()| rendered))).is_err() {
                         break;
                     }
@@ -101,8 +144,6 @@ fn write_document(
         drop(sender);
         // The buffers' way back; dropped if writing fails, which stops the renderers.
         let spare = spare;
-        // Meanwhile, everything before the flows.
-        out.write_all(&head(report)?)?;
         let mut waiting = BTreeMap::new();
         let mut expected = 0;
         for (index, rendered) in receiver {
@@ -115,10 +156,10 @@ fn write_document(
                 expected += 1;
             }
         }
-        if expected < slices.len() {
+        if expected < pieces.len() {
             return Err(io::Error::other("a JSON writer thread failed"));
         }
-        out.write_all(&tail(report)?)
+        Ok(())
     })
 }
 
@@ -128,38 +169,44 @@ fn take_spare(spares: &Mutex<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
     spares.lock().ok()?.recv().ok()
 }
 
-/// The document up to the first flow: the fields of [`Report`] before `flows`, in its order
-/// (a test compares the whole document with serde_json's).
-fn head(report: &Report) -> io::Result<Vec<u8>> {
-    let mut text = b"{".to_vec();
-    field(&mut text, true, "schema_version", &report.schema_version)?;
-    field(&mut text, false, "tool", &report.tool)?;
-    field(&mut text, false, "captures", &report.captures)?;
-    field(&mut text, false, "databases", &report.databases)?;
-    field(&mut text, false, "policy", &report.policy)?;
-    field(&mut text, false, "summary", &report.summary)?;
+/// `{` and the fields of [`Report`] before `findings`, in its order, then the opening of
+/// `findings` (a test compares the whole document with serde_json's).
+fn start(report: &Report, text: &mut Vec<u8>) -> io::Result<()> {
+    text.push(b'{');
+    field(text, true, "schema_version", &report.schema_version)?;
+    field(text, false, "tool", &report.tool)?;
+    field(text, false, "captures", &report.captures)?;
+    field(text, false, "databases", &report.databases)?;
+    field(text, false, "policy", &report.policy)?;
+    field(text, false, "summary", &report.summary)?;
+    key_of(text, false, "findings");
+    text.push(b'[');
+    Ok(())
+}
+
+/// The end of `findings`, `allowed` and `baselined` whole, and the opening of `flows`.
+fn middle(report: &Report, text: &mut Vec<u8>) -> io::Result<()> {
+    close_array(text, report.findings.is_empty());
     for (key, findings) in [
-        ("findings", &report.findings),
         ("allowed", &report.allowed),
         ("baselined", &report.baselined),
     ] {
-        key_of(&mut text, false, key);
+        key_of(text, false, key);
         text.push(b'[');
-        elements(&mut text, findings, true, json_elements::append_finding)?;
-        close_array(&mut text, findings.is_empty());
+        elements(text, findings, true, json_elements::append_finding)?;
+        close_array(text, findings.is_empty());
     }
-    key_of(&mut text, false, "flows");
+    key_of(text, false, "flows");
     text.push(b'[');
-    Ok(text)
+    Ok(())
 }
 
-/// The document after the last flow.
-fn tail(report: &Report) -> io::Result<Vec<u8>> {
-    let mut text = Vec::new();
-    close_array(&mut text, report.flows.is_empty());
-    field(&mut text, false, "warnings", &report.warnings)?;
+/// The end of `flows` and the fields after it.
+fn end(report: &Report, text: &mut Vec<u8>) -> io::Result<()> {
+    close_array(text, report.flows.is_empty());
+    field(text, false, "warnings", &report.warnings)?;
     text.extend_from_slice(b"\n}");
-    Ok(text)
+    Ok(())
 }
 
 /// A top-level key, after a comma unless it is the `first`.
