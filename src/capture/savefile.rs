@@ -113,11 +113,10 @@ impl Savefile {
                 )),
             };
         }
-        let header = &self.buffer[self.start..self.start + RECORD_HEADER];
-        let seconds = word(&header[0..4], self.swapped);
-        let fraction = word(&header[4..8], self.swapped);
-        let captured = word(&header[8..12], self.swapped) as usize;
-        let original_len = word(&header[12..16], self.swapped);
+        let mut header = [0; RECORD_HEADER];
+        header.copy_from_slice(&self.buffer[self.start..self.start + RECORD_HEADER]);
+        let [seconds, fraction, captured, original_len] = record_words(&header, self.swapped);
+        let captured = captured as usize;
         if captured > MAX_RECORD {
             return Err(format!(
                 "invalid packet capture length {captured}, bigger than snaplen of {}",
@@ -198,6 +197,22 @@ fn magic(bytes: &[u8]) -> Option<(bool, bool)> {
         0xd4c3_b2a1 => Some((true, false)),
         0x4d3c_b2a1 => Some((true, true)),
         _ => None,
+    }
+}
+
+/// A record header's four words (seconds, fraction, captured and original lengths) in the
+/// file's byte order: read as one and swapped together, where four calls to [`word`] branched
+/// on the byte order four times per record.
+#[inline]
+fn record_words(header: &[u8; RECORD_HEADER], swapped: bool) -> [u32; 4] {
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let words = [word(0), word(4), word(8), word(12)];
+    if swapped {
+        words.map(u32::swap_bytes)
+    } else {
+        words
     }
 }
 

@@ -16,6 +16,10 @@ pub struct Timestamp {
 impl Timestamp {
     /// Normalises a `timeval` whose microseconds may be out of range (damaged files).
     pub fn from_timeval(secs: i64, micros: i64) -> Timestamp {
+        // Every record of an undamaged file: no division (the read loop calls this per packet).
+        if let Ok(micros @ 0..1_000_000) = u32::try_from(micros) {
+            return Timestamp { secs, micros };
+        }
         let extra_secs = micros.div_euclid(1_000_000);
         Timestamp {
             secs: secs.saturating_add(extra_secs),
@@ -151,6 +155,16 @@ mod tests {
         assert_eq!((t.secs, t.micros), (12, 500_000));
         let t = Timestamp::from_timeval(10, -1);
         assert_eq!((t.secs, t.micros), (9, 999_999));
+        // Either side of the range the division-free path takes.
+        for (micros, want) in [
+            (0, (10, 0)),
+            (999_999, (10, 999_999)),
+            (1_000_000, (11, 0)),
+            (i64::from(u32::MAX) + 1, (4_304, 967_296)),
+        ] {
+            let t = Timestamp::from_timeval(10, micros);
+            assert_eq!((t.secs, t.micros), want, "{micros}");
+        }
     }
 
     #[test]
