@@ -351,8 +351,12 @@ impl<S> FlowTable<S> {
         let counters = &mut flow.counters[direction.index()];
         counters.packets += 1;
         counters.bytes += u64::from(packet.ip_len);
-        flow.last_seen = flow.last_seen.max(time);
-        flow.first_seen = flow.first_seen.min(time);
+        // Packets nearly always come in time order: one comparison settles the common case.
+        if time > flow.last_seen {
+            flow.last_seen = time;
+        } else if time < flow.first_seen {
+            flow.first_seen = time;
+        }
         flow.last_packet = number;
         (flow, direction)
     }
