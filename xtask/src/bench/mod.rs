@@ -133,14 +133,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
             &[
                 bench.callaudit_tool(&[&main.path, &second.path], 1),
                 bench.callaudit_tool(&[&main.path, &second.path], 2),
+                bench.two_processes_tool(&main.path, &second.path),
             ],
             &both,
         )?;
-        let (one, two) = (&runs[0], &runs[1]);
+        let (one, two, apart) = (&runs[0], &runs[1], &runs[2]);
         print_rows(&runs, None);
         println!(
-            "scaling: --jobs 2 is {:.2}x --jobs 1 on 2 files",
-            one.median_s() / two.median_s()
+            "scaling: --jobs 2 is {:.2}x --jobs 1 on 2 files; two processes, one per file, {:.2}x",
+            one.median_s() / two.median_s(),
+            one.median_s() / apart.median_s()
         );
     }
     if options.quick {
@@ -304,23 +306,23 @@ struct Tool {
     env: Vec<(String, String)>,
     /// Exit codes that mean the run worked (callaudit exits 1 when it has findings).
     ok_codes: Vec<i32>,
-    /// The file the tool writes, removed before every run: each run writes a new file, as a
+    /// The files the tool writes, removed before every run: each run writes new files, as a
     /// user's would. Overwriting the last run's report instead makes the kernel free its pages
     /// inside the timed run (about 0.1 s for a 170 MB report).
-    output: Option<PathBuf>,
+    outputs: Vec<PathBuf>,
 }
 
 impl Tool {
-    /// Removes the file the tool writes, if it has one and it is there.
+    /// Removes the files the tool writes that are there.
     fn remove_output(&self) -> Result<(), String> {
-        let Some(output) = &self.output else {
-            return Ok(());
-        };
-        match std::fs::remove_file(output) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("{}: {e}", output.display())),
+        for output in &self.outputs {
+            match std::fs::remove_file(output) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", output.display())),
+            }
         }
+        Ok(())
     }
 }
 
@@ -466,7 +468,38 @@ impl Bench<'_> {
             args,
             env: Vec::new(),
             ok_codes: vec![0, 1],
-            output: Some(out),
+            outputs: vec![out],
+        }
+    }
+
+    /// Two callaudit processes at once, one per file (each `--jobs 1`, its own report): what
+    /// two independent readers gain on this machine, the yardstick for `--jobs 2`.
+    fn two_processes_tool(&self, first: &Path, second: &Path) -> Tool {
+        let outputs = [
+            self.dir.join("callaudit-report-a.json"),
+            self.dir.join("callaudit-report-b.json"),
+        ];
+        // Both must succeed (0, or 1 for findings); the shell waits for the one in the
+        // background.
+        let script = "\"$0\" audit --format json -o \"$1\" --jobs 1 \"$2\" & first=$!; \
+             \"$0\" audit --format json -o \"$3\" --jobs 1 \"$4\"; second=$?; \
+             wait $first; first=$?; [ $first -le 1 ] && [ $second -le 1 ]";
+        Tool {
+            tool: "2 processes".into(),
+            shown: "callaudit audit ... FILE1 & callaudit audit ... FILE2; wait".into(),
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                script.into(),
+                self.callaudit.display().to_string(),
+                outputs[0].display().to_string(),
+                first.display().to_string(),
+                outputs[1].display().to_string(),
+                second.display().to_string(),
+            ],
+            env: Vec::new(),
+            ok_codes: vec![0],
+            outputs: outputs.to_vec(),
         }
     }
 
@@ -597,7 +630,7 @@ fn tcpdump(file: &Path) -> Tool {
         ],
         env: Vec::new(),
         ok_codes: vec![0],
-        output: None,
+        outputs: Vec::new(),
     }
 }
 
@@ -609,7 +642,7 @@ fn ndpi_reader(file: &Path) -> Tool {
         args: vec!["-i".into(), file.display().to_string(), "-q".into()],
         env: Vec::new(),
         ok_codes: vec![0],
-        output: None,
+        outputs: Vec::new(),
     }
 }
 
@@ -656,7 +689,7 @@ fn tshark(file: &Path, geoip: &Path, dir: &Path) -> Result<Tool, String> {
         args,
         env: vec![("XDG_CONFIG_HOME".into(), config.display().to_string())],
         ok_codes: vec![0],
-        output: None,
+        outputs: Vec::new(),
     })
 }
 
