@@ -191,7 +191,7 @@ impl FileSource {
     /// Reads the next packet. `Err` carries libpcap's message when the file is damaged
     /// (typically a truncated last record): every packet before the damage has been delivered.
     ///
-    /// Inlined, with the savefile's [`savefile::Savefile::next_record`]: see there.
+    /// Inlined, with the savefile's `savefile::Savefile::next_record`: see there.
     #[inline]
     pub fn read(&mut self) -> Result<Read<'_>, String> {
         let (time, data, original_len) = match &mut self.reader {

@@ -201,19 +201,19 @@ pub fn parse(payload: &[u8]) -> Option<SipMessage<'_>> {
 }
 
 /// [`parse`], with the readers of the start line and of a header line given: the tests run the
-/// parser's earlier readers through the same steps ([`reference`]).
+/// parser without its shortcuts through the same steps (`reference`).
 #[inline(always)]
 fn parse_with<'a>(
     payload: &'a [u8],
-    parse_start_line: impl Fn(&'a [u8]) -> Option<StartLine<'a>>,
-    read_header: impl Fn(&'a [u8], &mut SipMessage<'a>),
+    start_line_reader: impl Fn(&'a [u8]) -> Option<StartLine<'a>>,
+    header_reader: impl Fn(&'a [u8], &mut SipMessage<'a>),
 ) -> Option<SipMessage<'a>> {
     if !looks_like_sip(payload) {
         return None;
     }
     let (start_line, mut rest) = split_line(payload)?;
     let mut message = SipMessage {
-        start: parse_start_line(start_line)?,
+        start: start_line_reader(start_line)?,
         call_id: None,
         cseq: None,
         content_type: None,
@@ -238,7 +238,7 @@ fn parse_with<'a>(
         }
         fields += 1;
         if fields <= MAX_HEADER_FIELDS {
-            read_header(line, &mut message);
+            header_reader(line, &mut message);
         }
     }
     message.header_len = payload.len() - rest.len();
