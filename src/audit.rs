@@ -308,8 +308,10 @@ impl<'a> Auditor<'a> {
 
 /// Findings most severe first, then by flow and packet, otherwise in the order given. A
 /// finding is a few hundred bytes and a big capture has tens of thousands: their sort keys are
-/// sorted, and each finding moved once.
-fn most_severe_first(findings: Vec<FindingReport>) -> Vec<FindingReport> {
+/// sorted, and then the findings are put in that order in place, a swap each at most (moving
+/// them into a new vector instead cost fresh pages, a page fault per 4 KiB, on the one thread
+/// that finishes the report).
+fn most_severe_first(mut findings: Vec<FindingReport>) -> Vec<FindingReport> {
     let mut order: Vec<_> = findings
         .iter()
         .enumerate()
@@ -317,11 +319,32 @@ fn most_severe_first(findings: Vec<FindingReport>) -> Vec<FindingReport> {
         .collect();
     // The index makes every key distinct: as stable as a stable sort.
     order.sort_unstable();
-    let mut slots: Vec<Option<FindingReport>> = findings.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(.., index)| slots[index].take())
-        .collect()
+    put_in_order(
+        &mut findings,
+        order.into_iter().map(|(.., index)| index).collect(),
+    );
+    findings
+}
+
+/// Reorders `items` in place so that `items[at]` becomes the item that was at `source[at]`, a
+/// swap per item at most. `source` must hold every index of `items` once.
+fn put_in_order<T>(items: &mut [T], mut source: Vec<usize>) {
+    debug_assert_eq!(items.len(), source.len());
+    // `source[at]` is set to PLACED once `items[at]` holds its item.
+    const PLACED: usize = usize::MAX;
+    for start in 0..source.len() {
+        // One cycle of the permutation: the item first at `start` moves along it.
+        let mut at = start;
+        while source[at] != PLACED {
+            let from = source[at];
+            source[at] = PLACED;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 impl Finisher<'_> {
@@ -1103,6 +1126,24 @@ mod tests {
                 sorted.iter().map(rule_and_key).collect::<Vec<_>>(),
                 expected.iter().map(rule_and_key).collect::<Vec<_>>(),
             );
+        }
+    }
+
+    use proptest::strategy::{Just, Strategy};
+
+    proptest::proptest! {
+        /// Any permutation, cycles of every length and fixed points included.
+        #[test]
+        fn put_in_order_moves_each_item_where_its_source_says(
+            source in (0usize..200).prop_flat_map(|n| {
+                Just((0..n).collect::<Vec<usize>>()).prop_shuffle()
+            })
+        ) {
+            let original: Vec<String> = (0..source.len()).map(|i| format!("item {i}")).collect();
+            let mut items = original.clone();
+            put_in_order(&mut items, source.clone());
+            let expected: Vec<String> = source.iter().map(|&i| original[i].clone()).collect();
+            proptest::prop_assert_eq!(items, expected);
         }
     }
 
