@@ -29,7 +29,7 @@ use crate::flow::{Direction, Flow, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::geo::{GeoDb, ServerGeo};
 use crate::policy::{Finding, FlowFacts, Policy};
 use crate::report::{
-    ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets, FlowReport,
+    ByteCounts, CaptureSummary, ClientReport, FindingReport, FirstPackets, FlowReport, Flows,
     MalformedCount, PacketCounts, Report, ServerReport, Summary, Tool, SCHEMA_VERSION,
 };
 
@@ -97,7 +97,7 @@ impl<'a> Auditor<'a> {
                 findings: Vec::new(),
                 allowed: Vec::new(),
                 baselined: Vec::new(),
-                flows: Vec::new(),
+                flows: Flows::default(),
                 warnings: Vec::new(),
             },
             decode_stats: DecodeStats::default(),
@@ -255,12 +255,7 @@ impl<'a> Auditor<'a> {
         report.summary.decoded += settled.decoded;
         report.summary.evicted_flows += settled.evicted_flows;
         self.decode_stats.merge(&settled.decode_stats);
-        let mut flows = settled.flows;
-        if report.flows.is_empty() {
-            report.flows = flows;
-        } else {
-            report.flows.append(&mut flows);
-        }
+        report.flows.append(settled.flows);
         for finding in settled.findings {
             if finding.allowed.is_some() {
                 report.allowed.push(finding);

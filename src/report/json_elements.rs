@@ -395,7 +395,7 @@ mod tests {
     }
 
     fn fixture_flows() -> Vec<FlowReport> {
-        fixtures_report().flows
+        fixtures_report().flows.into_iter().collect()
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod apps;
 mod csv;
+mod flows;
 mod html;
 mod json;
 mod json_elements;
@@ -29,6 +30,8 @@ use crate::decode::{Malformed, SkipReason, Transport};
 use crate::flow::{Endpoint, Orientation};
 use crate::geo::{DatabaseInfo, SourceCountry, SpecialRange};
 use crate::policy::{Policy, Severity};
+
+pub use flows::Flows;
 
 pub use csv::CsvEmitter;
 pub use html::HtmlEmitter;
@@ -122,7 +125,7 @@ pub struct Report {
     /// Findings a baseline (`--baseline FILE`) accepted: known before, not new; they do not
     /// count toward the exit code.
     pub baselined: Vec<FindingReport>,
-    pub flows: Vec<FlowReport>,
+    pub flows: Flows,
     pub warnings: Vec<String>,
 }
 
