@@ -53,10 +53,6 @@ impl Flows {
         self.len += added;
     }
 
-    pub fn push(&mut self, flow: FlowReport) {
-        self.append(vec![flow]);
-    }
-
     pub fn clear(&mut self) {
         *self = Flows::default();
     }
@@ -91,14 +87,6 @@ impl Flows {
     pub fn chunks(&self, size: usize) -> impl Iterator<Item = &[FlowReport]> {
         let size = size.max(1);
         self.parts.iter().flat_map(move |part| part.chunks(size))
-    }
-}
-
-impl From<Vec<FlowReport>> for Flows {
-    fn from(flows: Vec<FlowReport>) -> Flows {
-        let mut all = Flows::default();
-        all.append(flows);
-        all
     }
 }
 
@@ -229,7 +217,7 @@ mod tests {
         assert!(all.get(0).is_none() && all.last().is_none());
         assert_eq!(all.chunks(3).count(), 0);
         assert_eq!(serde_json::to_string(&all).unwrap(), "[]");
-        all.push(flows(7, 1).remove(0));
+        all.append(flows(7, 1));
         assert_eq!(all.get(0).map(|f| f.first_packet), Some(7));
         all.clear();
         assert!(all.is_empty() && all.get(0).is_none());
