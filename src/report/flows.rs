@@ -25,16 +25,19 @@ pub struct Flows {
     parts: Vec<Vec<FlowReport>>,
     /// The report index of each part's first flow, ascending.
     starts: Vec<usize>,
-    len: usize,
 }
 
 impl Flows {
+    /// The last part's start plus its length.
     pub fn len(&self) -> usize {
-        self.len
+        match (self.starts.last(), self.parts.last()) {
+            (Some(start), Some(part)) => start + part.len(),
+            _ => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.parts.is_empty()
     }
 
     /// Adds flows after the others, in their order.
@@ -42,15 +45,14 @@ impl Flows {
         if flows.is_empty() {
             return;
         }
-        let added = flows.len();
+        let len = self.len();
         match self.parts.last_mut() {
-            Some(last) if added < MIN_PART => last.append(&mut flows),
+            Some(last) if flows.len() < MIN_PART => last.append(&mut flows),
             _ => {
-                self.starts.push(self.len);
+                self.starts.push(len);
                 self.parts.push(flows);
             }
         }
-        self.len += added;
     }
 
     pub fn clear(&mut self) {
@@ -75,11 +77,11 @@ impl Flows {
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &FlowReport> {
-        self.parts.iter().flatten()
+        self.into_iter()
     }
 
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut FlowReport> {
-        self.parts.iter_mut().flatten()
+        self.into_iter()
     }
 
     /// The flows in order as slices of at most `size` flows (at least 1); a slice does not
